@@ -1,0 +1,215 @@
+"""``simulate``: sweep transmission schemes over SNR points on an image data set.
+
+Examples::
+
+    simulate --list-schemes
+    simulate --scheme bpg-ldpc,bpg-capacity --snr -3:12 --plot
+    simulate --scheme ours:steps=2,jscc-t --snr 0,5,10 --limit 4 --json
+
+Results go to ``<results-dir>/<dataset>/<scheme-slug>.jsonl`` (resumable, see
+``docs/results-format.md``); the summary goes to stdout, progress and logs to stderr.
+Exit codes: 0 success, 1 runtime failure, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from simulator.data import DataError, download_kodak, find_dataset, list_images
+from simulator.registry import ALIASES, available_schemes, create_scheme, parse_scheme_list
+from simulator.results import ResultsError, SummaryRow, result_path, summarize
+from simulator.sweep import SNR_FORMS, SweepConfig, parse_snr_spec, run_sweep
+
+__all__ = ["main", "build_parser", "format_table"]
+
+PROG = "simulate"
+
+
+class UsageError(Exception):
+    """Bad command-line arguments."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``simulate`` argument parser."""
+    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scheme", help="comma list of scheme specs, e.g. 'bpg-ldpc,ours:steps=2' (see --list-schemes)")
+    p.add_argument("--snr", default="-3:12", help=f"SNR points, Es/N0 dB: {SNR_FORMS} (default -3:12)")
+    p.add_argument("--dataset", default="kodak", help="data-set name (looked up, see --data-dir) or a folder path")
+    p.add_argument("--data-dir", help="folder holding data sets (else $SEMCOM_DATA, then ../shared/datasets)")
+    p.add_argument("--limit", type=_positive_int, help="only the first N images, sorted by name")
+    p.add_argument("--realizations", type=_positive_int, default=1, help="noise realisations per image and SNR")
+    p.add_argument("--seed", type=int, default=0, help="channel-noise seed (common random numbers)")
+    p.add_argument("--results-dir", default="results", help="root of the result files (default results/)")
+    p.add_argument("--force", action="store_true", help="recompute points already in the result files")
+    p.add_argument("--batch-size", type=_positive_int, default=24, help="transmissions per transmit_batch call")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--plot", nargs="?", const="", metavar="PATH", help="plot the curves (default <results>/<dataset>/psnr_msssim.png, + PDF)")
+    p.add_argument("--list-schemes", action="store_true", help="list the schemes and exit")
+    p.add_argument("--download-kodak", metavar="DIR", help="download Kodak24 into DIR (needs a network) and exit")
+    p.add_argument("--threads", type=_positive_int, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--snr -3:12`` → ``--snr=-3:12`` (argparse would take ``-3:12`` for an option)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if token in ("--snr", "--seed") and len(nxt) > 1 and nxt[0] == "-" and (nxt[1].isdigit() or nxt[1] == "."):
+            out.append(f"{token}={nxt}")
+            i += 2
+        else:
+            out.append(token)
+            i += 1
+    return out
+
+
+def _fmt(value: float | None, digits: int, ci: float | None = None) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    text = f"{value:.{digits}f}"
+    if ci is not None and math.isfinite(ci):
+        text += f" ± {ci:.{digits}f}"
+    return text
+
+
+def format_table(summary: list[SummaryRow]) -> str:
+    """A plain-text table of the summary, one line per (scheme, SNR)."""
+    header = ("scheme", "SNR dB", "PSNR dB", "MS-SSIM", "images", "rx ms", "delivered", "extras")
+    lines = [
+        (
+            s.scheme,
+            f"{s.snr_db:g}",
+            _fmt(s.psnr, 2, s.psnr_ci95),
+            _fmt(s.ms_ssim, 4, s.ms_ssim_ci95),
+            str(s.n_images),
+            _fmt(s.receiver_ms, 1),
+            "" if s.delivered is None else f"{s.delivered:.2f}",
+            " ".join(f"{k}={v:.3g}" for k, v in s.extras.items()),
+        )
+        for s in summary
+    ]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *lines])
+
+
+def _list_schemes() -> str:
+    lines = [f"{name:<16} {cls.description}".rstrip() for name, cls in available_schemes().items()]
+    lines += [f"{alias:<16} alias for {', '.join(names)}" for alias, names in ALIASES.items()]
+    return "\n".join(lines)
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _tqdm_progress(total: int, desc: str):  # noqa: ANN202 (a tqdm bar)
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``simulate`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(_join_negative_values(argv))
+    except UsageError as exc:
+        _error(exc)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.list_schemes:
+        print(_list_schemes())
+        return 0
+    if args.download_kodak:
+        try:
+            folder = download_kodak(Path(args.download_kodak))
+        except DataError as exc:
+            _error(exc)
+            return 1
+        print(f"Kodak24 in {folder}", file=sys.stderr)
+        if not args.scheme:
+            return 0
+    if not args.scheme:
+        _error("no --scheme given (see --list-schemes)")
+        return 2
+
+    try:
+        specs = parse_scheme_list(args.scheme)
+        snrs = parse_snr_spec(args.snr)
+        folder = find_dataset(args.dataset, args.data_dir)
+        images = list_images(folder, args.limit)
+        config = SweepConfig(
+            snrs=snrs,
+            dataset=folder.name,
+            realizations=args.realizations,
+            seed=args.seed,
+            results_dir=Path(args.results_dir),
+            force=args.force,
+            batch_size=args.batch_size,
+        )
+        schemes = [(spec, create_scheme(spec)) for spec in specs]
+    except (ValueError, DataError, ImportError, OSError) as exc:
+        _error(exc)
+        return 2
+
+    rows = []
+    try:
+        for spec, scheme in schemes:
+            rows += run_sweep(scheme, spec, images, config, progress=None if args.no_progress else _tqdm_progress)
+            print(f"{spec}: {result_path(config.results_dir, config.dataset, spec)}", file=sys.stderr)
+    except DataError as exc:
+        _error(exc)
+        return 2
+    except ResultsError as exc:
+        _error(exc)
+        return 1
+    except KeyboardInterrupt:
+        _error("interrupted; rerun the same command to resume")
+        return 130
+
+    summary = summarize(rows)
+    if args.json:
+        print(json.dumps([s.to_json() for s in summary], indent=2))
+    else:
+        print(format_table(summary))
+    if args.plot is not None:
+        from simulator.plot import plot_results
+
+        out = Path(args.plot) if args.plot else config.results_dir / config.dataset / "psnr_msssim.png"
+        files = [result_path(config.results_dir, config.dataset, spec) for spec, _ in schemes]
+        for path in plot_results(files, out):
+            print(f"plot: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""Result files: one JSON-lines file per (scheme spec, data set), one row per
+(image, SNR, realisation); and the per-SNR summary computed from rows.
+
+Layout: ``<results_dir>/<dataset>/<slug>.jsonl`` where the slug is the scheme spec with
+characters unsafe in file names replaced (``bpg-ldpc-1/2`` → ``bpg-ldpc-1_2``,
+``ours:steps=2`` → ``ours_steps=2``).  The row fields and the resume rules are described
+in ``docs/results-format.md``.
+
+Crash safety: rows are appended with one ``os.write`` of complete lines followed by
+``fsync``; a reader ignores a last line without its newline (a write cut short), and the
+next append cuts that partial line off first.  Whole-file rewrites go through a temporary
+file and ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from simulator.metrics import mean_and_ci95
+
+__all__ = [
+    "ResultsError",
+    "ResultStore",
+    "SummaryRow",
+    "scheme_slug",
+    "result_path",
+    "config_hash",
+    "point_key",
+    "row_key",
+    "read_rows",
+    "dedupe_rows",
+    "latest_config_rows",
+    "summarize",
+]
+
+
+class ResultsError(RuntimeError):
+    """A result file cannot be read (a corrupt line that is not the last one)."""
+
+
+def scheme_slug(spec: str) -> str:
+    """File-name-safe form of a scheme spec: ``bpg-ldpc-1/2`` → ``bpg-ldpc-1_2``."""
+    slug = re.sub(r"[^A-Za-z0-9._=+-]", "_", spec.strip())
+    if not slug.strip("._"):
+        raise ValueError(f"scheme spec {spec!r} gives an empty file name")
+    return slug
+
+
+def result_path(results_dir: str | os.PathLike, dataset: str, spec: str) -> Path:
+    """``<results_dir>/<dataset>/<slug>.jsonl``."""
+    return Path(results_dir) / dataset / f"{scheme_slug(spec)}.jsonl"
+
+
+def config_hash(config: dict[str, Any], checkpoint_hash: str | None) -> str:
+    """16 hex digits identifying a scheme's behaviour (its config and its weights)."""
+    text = json.dumps({"config": config, "checkpoint_hash": checkpoint_hash}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def point_key(image_id: str, snr_db: float, realization: int, seed: int) -> tuple[str, float, int, int]:
+    """One Monte-Carlo point, independent of the scheme's configuration."""
+    return (str(image_id), round(float(snr_db), 6), int(realization), int(seed))
+
+
+def row_key(row: dict[str, Any]) -> tuple[str, float, int, int, str]:
+    """Dedupe key of a row: (image_id, snr_db, realization, seed, config_hash)."""
+    return (*point_key(row["image_id"], row["snr_db"], row["realization"], row["seed"]), row["config_hash"])
+
+
+def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """All complete rows of a result file (``[]`` if it does not exist).
+
+    A last line without a trailing newline (a write interrupted by a kill) is ignored.
+
+    :raises ResultsError: naming the file and line of any other line that is not JSON.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    *complete, _partial = data.split(b"\n")
+    rows = []
+    for number, line in enumerate(complete, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ResultsError(f"{path}:{number}: not a JSON row ({exc}); fix or delete the line") from exc
+        if not isinstance(row, dict):
+            raise ResultsError(f"{path}:{number}: a row must be a JSON object")
+        rows.append(row)
+    return rows
+
+
+def _encode_rows(rows: Iterable[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(row, default=str).encode() + b"\n" for row in rows)
+
+
+class ResultStore:
+    """Append-only JSON-lines file of result rows (single writer at a time)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def load(self) -> list[dict[str, Any]]:
+        """The file's complete rows, see :func:`read_rows`."""
+        return read_rows(self.path)
+
+    def _cut_partial_line(self) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size == 0:
+            return
+        with open(self.path, "rb+") as f:
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return
+            f.seek(0)
+            data = f.read()
+            f.truncate(data.rfind(b"\n") + 1)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        """Append rows durably: one write of complete lines, then ``fsync``."""
+        if not rows:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._cut_partial_line()
+        data = memoryview(_encode_rows(rows))
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def rewrite(self, rows: list[dict[str, Any]]) -> None:
+        """Replace the whole file atomically (temporary file + ``os.replace``)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(_encode_rows(rows))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def dedupe_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per :func:`row_key`, the last one written winning, in first-seen order."""
+    by_key: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        by_key[row_key(row)] = row
+    return list(by_key.values())
+
+
+def latest_config_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per scheme spec and data set, only the rows of the configuration written last
+    (older weights or settings left in a file are not mixed into a curve)."""
+    rows = list(rows)
+    latest = {(r["spec"], r["dataset"]): r["config_hash"] for r in rows}
+    return [r for r in rows if r["config_hash"] == latest[(r["spec"], r["dataset"])]]
+
+
+@dataclass
+class SummaryRow:
+    """Statistics of one (scheme spec, data set, SNR) point.
+
+    Means and 95 % confidence intervals are taken over images, each image first averaged
+    over its realisations (and seeds).  ``ms_ssim`` is ``None`` where no image had one
+    (images of 160 px or less per side).  ``delivered`` is the fraction of rows whose
+    ``extras["delivered"]`` is true, ``None`` where the scheme does not report it;
+    ``extras`` holds the means of the other numeric extras (e.g. ``steps``).
+    """
+
+    scheme: str
+    name: str
+    dataset: str
+    snr_db: float
+    psnr: float
+    psnr_ci95: float
+    ms_ssim: float | None
+    ms_ssim_ci95: float | None
+    n_images: int
+    n_rows: int
+    receiver_ms: float
+    delivered: float | None = None
+    extras: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A strict-JSON dict (non-finite numbers → ``None``; ``delivered`` only if reported)."""
+        out = {k: _finite_or_none(v) for k, v in self.__dict__.items() if k != "extras"}
+        if self.delivered is None:
+            del out["delivered"]
+        out["extras"] = {k: _finite_or_none(v) for k, v in self.extras.items()}
+        return out
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value))
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def _over_images(rows: list[dict[str, Any]], metric: str) -> tuple[float | None, float | None]:
+    per_image: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if _is_number(row.get(metric)):
+            per_image[row["image_id"]].append(float(row[metric]))
+    if not per_image:
+        return None, None
+    return mean_and_ci95([_mean(v) for v in per_image.values()])
+
+
+def summarize(rows: Iterable[dict[str, Any]]) -> list[SummaryRow]:
+    """Per (spec, data set, SNR) statistics, specs in first-seen order, SNR ascending."""
+    groups: dict[tuple[str, str], dict[float, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        groups[(row["spec"], row["dataset"])][round(float(row["snr_db"]), 6)].append(row)
+    summary = []
+    for (spec, dataset), by_snr in groups.items():
+        for snr in sorted(by_snr):
+            group = by_snr[snr]
+            psnr, psnr_ci = _over_images(group, "psnr")
+            msssim, msssim_ci = _over_images(group, "ms_ssim")
+            extras: dict[str, list[float]] = defaultdict(list)
+            for row in group:
+                for key, value in (row.get("extras") or {}).items():
+                    if _is_number(value):
+                        extras[key].append(float(value))
+            delivered = extras.pop("delivered", None)
+            summary.append(
+                SummaryRow(
+                    scheme=spec,
+                    name=group[0]["scheme"],
+                    dataset=dataset,
+                    snr_db=snr,
+                    psnr=math.nan if psnr is None else psnr,
+                    psnr_ci95=math.nan if psnr_ci is None else psnr_ci,
+                    ms_ssim=msssim,
+                    ms_ssim_ci95=msssim_ci,
+                    n_images=len({r["image_id"] for r in group}),
+                    n_rows=len(group),
+                    receiver_ms=_mean([float(r["receiver_ms"]) for r in group]),
+                    delivered=None if delivered is None else _mean(delivered),
+                    extras={k: _mean(v) for k, v in sorted(extras.items())},
+                )
+            )
+    return summary

@@ -1,0 +1,90 @@
+"""Shared fixtures: a tiny "identity + noise" scheme registered for the tests, and tiny
+generated image folders.
+
+``test-identity`` sends the pixels themselves (ρ = 1/2: 3·H·W reals as 3·H·W/2 complex
+channel uses), so its PSNR grows with the SNR; ``test-identity-b`` is the same link
+under another name, to check that two schemes face the same noise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from simulator.channel import awgn, complex_to_real, power_normalize, real_to_complex
+from simulator.registry import register_scheme
+from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
+
+# Tiny tensors: one thread is fastest, and keeps the tests from fighting other CPU jobs.
+torch.set_num_threads(1)
+
+
+@register_scheme("test-identity")
+class IdentityScheme(Scheme):
+    """Pixels over AWGN; test hooks: ``fail_after`` (raise on that transmission),
+    ``ckpt`` (pretend weights), and the lists ``encoded_ids`` / ``noises``."""
+
+    description = "test only: raw pixels over AWGN"
+    options_help = {"gain": ("1", "scale of the reconstruction (changes the config)")}
+
+    def __init__(self, options: dict[str, str] | None = None, **kwargs: object) -> None:
+        super().__init__(options, bandwidth_ratio=0.5)
+        self.fail_after: int | None = None
+        self.ckpt: str | None = None
+        self.sent = 0
+        self.encode_calls = 0
+        self.noises: list[torch.Tensor] = []
+
+    def checkpoint_hash(self) -> str | None:
+        return self.ckpt
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        self.encode_calls += 1
+        return image.flatten() * 2 - 1
+
+    def transmit(self, tx: Transmission, snr_db: float) -> Reception:
+        if self.fail_after is not None and self.sent >= self.fail_after:
+            raise RuntimeError("injected failure")
+        self.sent += 1
+        self.noises.append(tx.noise.clone())
+        with Stopwatch() as sw:
+            y = tx.encoded[None]
+            y_norm = power_normalize(y)
+            scale = y.norm() / y_norm.norm()
+            x = real_to_complex(y_norm)[0]
+            y_hat = complex_to_real(awgn(x, snr_db, tx.noise)) * scale * float(self.options["gain"])
+            image = ((y_hat + 1) / 2).reshape(tx.image.shape)
+        return Reception(image, sw.seconds, {"delivered": snr_db >= 0, "steps": 2 if snr_db < 0 else 1})
+
+
+@register_scheme("test-identity-b")
+class IdentitySchemeB(IdentityScheme):
+    description = "test only: the same link under another name"
+
+
+def write_images(folder: Path, sizes: list[tuple[int, int]]) -> Path:
+    """Smooth random RGB PNGs ``img0.png, img1.png, …`` of the given (H, W) sizes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate(sizes):
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = np.stack([np.sin(xx / (7 + 3 * c) + yy / (11 + c) + i) for c in range(3)], axis=-1)
+        arr = np.clip(127.5 + 90 * base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(folder / f"img{i}.png")
+    return folder
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    """Three 192×176 images (large enough for MS-SSIM)."""
+    return write_images(tmp_path / "tiny", [(192, 176)] * 3)
+
+
+@pytest.fixture
+def small_dataset(tmp_path: Path) -> Path:
+    """Two 64×48 images (too small for MS-SSIM)."""
+    return write_images(tmp_path / "small", [(64, 48)] * 2)

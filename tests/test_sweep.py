@@ -1,0 +1,232 @@
+"""The sweep engine: SNR specs, result rows, resume after a kill, force, common random
+numbers, summaries.  Uses the ``test-identity`` scheme of ``conftest.py``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from simulator.channel import noise_generator, unit_noise
+from simulator.data import list_images
+from simulator.registry import create_scheme
+from simulator.results import (
+    ResultsError,
+    ResultStore,
+    latest_config_rows,
+    read_rows,
+    result_path,
+    row_key,
+    scheme_slug,
+    summarize,
+)
+from simulator.sweep import SweepConfig, parse_snr_spec, run_sweep
+
+SPEC = "test-identity"
+
+
+def _config(tmp_path: Path, **overrides) -> SweepConfig:
+    return SweepConfig(**({"snrs": [-2.0, 4.0], "dataset": "tiny", "results_dir": tmp_path / "results"} | overrides))
+
+
+def _file(config: SweepConfig, spec: str = SPEC) -> Path:
+    return result_path(config.results_dir, config.dataset, spec)
+
+
+# --- SNR specs ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("-3:12", [float(v) for v in range(-3, 13)]),
+        ("0:2:0.5", [0.0, 0.5, 1.0, 1.5, 2.0]),
+        ("0:1:0.1", [round(0.1 * i, 6) for i in range(11)]),
+        ("0,5,10", [0.0, 5.0, 10.0]),
+        (" 7 ", [7.0]),
+        ("-1.5", [-1.5]),
+        ("2,2.0,3", [2.0, 3.0]),
+        ("4:4", [4.0]),
+    ],
+)
+def test_parse_snr_spec(text: str, expected: list[float]) -> None:
+    assert parse_snr_spec(text) == expected
+
+
+def test_parse_snr_spec_range_lengths() -> None:
+    values = parse_snr_spec("-3:12:0.5")
+    assert len(values) == 31 and values[0] == -3.0 and values[-1] == 12.0
+
+
+@pytest.mark.parametrize("text", ["", "abc", "3:1", "0:5:0", "0:5:-1", "1:2:3:4", "1,,2", "nan", "0:inf", "1:x"])
+def test_parse_snr_spec_errors(text: str) -> None:
+    with pytest.raises(ValueError, match="accepted:") as info:
+        parse_snr_spec(text)
+    assert "\n" not in str(info.value) and "START:STOP" in str(info.value)
+
+
+# --- rows and the store ---------------------------------------------------------------
+
+
+def test_scheme_slug() -> None:
+    assert scheme_slug("bpg-ldpc-1/2") == "bpg-ldpc-1_2"
+    assert scheme_slug("ours:steps=2") == "ours_steps=2"
+
+
+def test_sweep_rows_and_encode_cache(tiny_dataset: Path, tmp_path: Path) -> None:
+    scheme = create_scheme(SPEC)
+    images = list_images(tiny_dataset)
+    config = _config(tmp_path, realizations=2)
+    bars = []
+
+    class Bar:
+        def __init__(self, total: int, desc: str) -> None:
+            self.total, self.desc, self.done = total, desc, 0
+            bars.append(self)
+
+        def update(self, n: int) -> None:
+            self.done += n
+
+        def close(self) -> None:
+            pass
+
+    rows = run_sweep(scheme, SPEC, images, config, progress=Bar)
+    assert len(rows) == 3 * 2 * 2
+    assert scheme.encode_calls == 3  # once per image, reused across SNRs and realisations
+    assert bars[0].total == bars[0].done == 12 and bars[0].desc == SPEC
+    assert read_rows(_file(config)) == rows
+    row = rows[0]
+    for key in ("scheme", "spec", "dataset", "image_id", "snr_db", "realization", "psnr", "ms_ssim",
+                "receiver_ms", "wall_ms", "extras", "seed", "git", "versions", "config", "config_hash",
+                "checkpoint_hash", "device", "torch_threads", "timestamp", "channel_uses", "bandwidth_ratio"):
+        assert key in row, key
+    assert row["versions"]["torch"] == torch.__version__ and "sionna" in row["versions"]
+    assert {"sha", "dirty"} <= set(row["git"])
+    assert row["channel_uses"] == 192 * 176 * 3 // 2 and row["bandwidth_ratio"] == 0.5
+    assert 0 < row["ms_ssim"] <= 1
+    summary = summarize(rows)
+    assert [s.snr_db for s in summary] == [-2.0, 4.0]
+    assert summary[0].psnr < summary[1].psnr  # more SNR, better pixels
+    assert all(s.n_images == 3 and s.n_rows == 6 for s in summary)
+    assert summary[0].delivered == 0.0 and summary[1].delivered == 1.0
+    assert summary[0].extras == {"steps": 2.0} and summary[1].extras == {"steps": 1.0}
+    assert summary[0].psnr_ci95 > 0
+
+
+def test_rerun_reuses_everything(tiny_dataset: Path, tmp_path: Path) -> None:
+    images, config = list_images(tiny_dataset), _config(tmp_path)
+    first = run_sweep(create_scheme(SPEC), SPEC, images, config)
+    scheme = create_scheme(SPEC)
+    scheme.fail_after = 0  # any transmission would raise
+    assert run_sweep(scheme, SPEC, images, config) == first
+    assert scheme.encode_calls == 0
+
+
+def test_resume_after_crash(tiny_dataset: Path, tmp_path: Path) -> None:
+    images, config = list_images(tiny_dataset), _config(tmp_path, batch_size=1, realizations=2)
+    crashing = create_scheme(SPEC)
+    crashing.fail_after = 5
+    with pytest.raises(RuntimeError, match="injected"):
+        run_sweep(crashing, SPEC, images, config)
+    partial = read_rows(_file(config))
+    assert len(partial) == 5
+
+    scheme = create_scheme(SPEC)
+    rows = run_sweep(scheme, SPEC, images, config)
+    assert scheme.sent == 12 - 5
+    on_disk = read_rows(_file(config))
+    assert len(on_disk) == 12 and len({row_key(r) for r in on_disk}) == 12
+    assert on_disk[:5] == partial  # nothing lost or rewritten
+    assert sorted(map(row_key, rows)) == sorted(map(row_key, on_disk))
+
+
+def test_resume_after_truncated_line(tiny_dataset: Path, tmp_path: Path) -> None:
+    images, config = list_images(tiny_dataset), _config(tmp_path)
+    run_sweep(create_scheme(SPEC), SPEC, images, config)
+    path = _file(config)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 40])  # killed in the middle of the last line
+    assert len(read_rows(path)) == 5
+
+    scheme = create_scheme(SPEC)
+    run_sweep(scheme, SPEC, images, config)
+    assert scheme.sent == 1
+    assert path.read_bytes().endswith(b"\n")
+    rows = [json.loads(line) for line in path.read_text().splitlines()]  # every line whole again
+    assert len(rows) == 6 and len({row_key(r) for r in rows}) == 6
+
+
+def test_force_recomputes(tiny_dataset: Path, tmp_path: Path) -> None:
+    images, config = list_images(tiny_dataset), _config(tmp_path)
+    run_sweep(create_scheme(SPEC), SPEC, images, config)
+    other = _config(tmp_path, snrs=[10.0])
+    run_sweep(create_scheme(SPEC), SPEC, images, other)  # points outside the forced request
+    scheme = create_scheme(SPEC)
+    rows = run_sweep(scheme, SPEC, images, _config(tmp_path, force=True))
+    assert scheme.sent == 6 and len(rows) == 6
+    on_disk = read_rows(_file(config))
+    assert len(on_disk) == 9 and len({row_key(r) for r in on_disk}) == 9
+    assert sum(r["snr_db"] == 10.0 for r in on_disk) == 3
+
+
+def test_new_config_is_not_reused(tiny_dataset: Path, tmp_path: Path) -> None:
+    images, config = list_images(tiny_dataset), _config(tmp_path)
+    old = run_sweep(create_scheme(SPEC), SPEC, images, config)
+    scheme = create_scheme(SPEC)
+    scheme.ckpt = "new-weights"
+    new = run_sweep(scheme, SPEC, images, config)
+    assert scheme.sent == 6
+    assert {r["config_hash"] for r in old}.isdisjoint(r["config_hash"] for r in new)
+    on_disk = read_rows(_file(config))
+    assert len(on_disk) == 12
+    assert latest_config_rows(on_disk) == new
+
+
+def test_common_random_numbers(tiny_dataset: Path, tmp_path: Path) -> None:
+    images, config = list_images(tiny_dataset), _config(tmp_path, realizations=2, seed=7)
+    a, b = create_scheme("test-identity"), create_scheme("test-identity-b")
+    run_sweep(a, "test-identity", images, config)
+    run_sweep(b, "test-identity-b", images, config)
+    assert len(a.noises) == len(b.noises) == 12
+    assert all(torch.equal(x, y) for x, y in zip(a.noises, b.noises))
+    n = 192 * 176 * 3 // 2
+    first = unit_noise(n, noise_generator(7, images[0].image_id, -2.0, 0))
+    assert torch.equal(a.noises[0], first)
+    assert not torch.equal(a.noises[0], a.noises[1])  # another realisation
+    other_seed = create_scheme(SPEC)
+    run_sweep(other_seed, SPEC, images, _config(tmp_path, seed=8, snrs=[-2.0], results_dir=tmp_path / "r2"))
+    assert not torch.equal(other_seed.noises[0], first)
+
+
+def test_small_images_have_no_ms_ssim(small_dataset: Path, tmp_path: Path) -> None:
+    rows = run_sweep(create_scheme(SPEC), SPEC, list_images(small_dataset), _config(tmp_path, dataset="small"))
+    assert all(r["ms_ssim"] is None and math.isfinite(r["psnr"]) for r in rows)
+    summary = summarize(rows)
+    assert all(s.ms_ssim is None and s.ms_ssim_ci95 is None for s in summary)
+    assert "ms_ssim" in summary[0].to_json() and summary[0].to_json()["ms_ssim"] is None
+
+
+def test_store_repairs_partial_line_and_rejects_corruption(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "x.jsonl")
+    row = {"image_id": "a", "snr_db": 1.0, "realization": 0, "seed": 0, "config_hash": "h"}
+    store.append([row])
+    with open(store.path, "ab") as f:
+        f.write(b'{"image_id": "b", "snr')
+    assert store.load() == [row]
+    store.append([row | {"image_id": "c"}])
+    assert [r["image_id"] for r in store.load()] == ["a", "c"]
+    store.rewrite([row])
+    assert store.load() == [row]
+    store.path.write_text('{"image_id": "a"}\nnot json\n{"image_id": "c"}\n')
+    with pytest.raises(ResultsError, match=r"x\.jsonl:2"):
+        store.load()
+
+
+def test_sweep_config_validation() -> None:
+    with pytest.raises(ValueError, match="realizations"):
+        SweepConfig(snrs=[0.0], realizations=0)
+    with pytest.raises(ValueError, match="SNR"):
+        SweepConfig(snrs=[])
