@@ -88,3 +88,25 @@ def tiny_dataset(tmp_path: Path) -> Path:
 def small_dataset(tmp_path: Path) -> Path:
     """Two 64×48 images (too small for MS-SSIM)."""
     return write_images(tmp_path / "small", [(64, 48)] * 2)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint folder with untrained ``tiny`` JSCC-T, denoiser (α = 1 and 0) and
+    phase-3 decoder weights, saved the way the training commands save them."""
+    from simulator.checkpoints import save_checkpoint
+    from simulator.models.denoiser import DENOISER_CONFIGS, LatentDenoiser
+    from simulator.models.jscc import JSCC_CONFIGS, JSCCCodec
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    torch.manual_seed(0)
+    codec = JSCCCodec(JSCC_CONFIGS["tiny"])
+    save_checkpoint(folder / "jscc-t-tiny.safetensors", dict(codec.state_dict()),
+                    {"kind": "jscc-t", "config_name": "tiny", "config": codec.cfg.to_dict()})
+    for alpha in ("1", "0"):
+        den = LatentDenoiser(DENOISER_CONFIGS["tiny"])
+        save_checkpoint(folder / f"denoiser-tiny-alpha{alpha}.safetensors", dict(den.state_dict()),
+                        {"kind": "denoiser", "config": den.cfg.to_dict(), "alpha": float(alpha), "t_max": 3})
+    save_checkpoint(folder / "ours-decoder-tiny.safetensors", dict(codec.decoder.state_dict()),
+                    {"kind": "jscc-decoder", "config": codec.cfg.to_dict()})
+    return folder

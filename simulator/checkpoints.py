@@ -1,0 +1,78 @@
+"""Shipped weights: safetensors files with a JSON model card beside them.
+
+``checkpoints/<name>.safetensors`` holds the tensors; ``checkpoints/<name>.json`` the card
+(``kind``, ``config``, training data, iterations, wall time, validation PSNR, git SHA).
+Only safetensors are ever loaded: no pickles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+__all__ = ["CHECKPOINT_DIR", "CheckpointError", "save_checkpoint", "load_checkpoint", "file_sha256", "atomic_write_text"]
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, not safetensors, or does not match the model."""
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file + ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], card: dict[str, Any]) -> None:
+    """Write ``path`` (.safetensors) and its card (.json), each atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, path)
+    card = dict(card, sha256=file_sha256(path), file=path.name)
+    atomic_write_text(path.with_suffix(".json"), json.dumps(card, indent=2) + "\n")
+
+
+def load_checkpoint(path: Path, kind: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a safetensors checkpoint and its card.
+
+    :param kind: if given, the card's ``kind`` must equal it.
+    :raises CheckpointError: for a missing file, a non-safetensors file or a kind mismatch.
+    """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise CheckpointError(f"{path}: only .safetensors weights are loaded (got {path.suffix or 'no suffix'!r})")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found")
+    card_path = path.with_suffix(".json")
+    if not card_path.is_file():
+        raise CheckpointError(f"checkpoint {path} has no model card {card_path.name}")
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"{path} is not a valid safetensors file: {exc}") from exc
+    card = json.loads(card_path.read_text())
+    if kind is not None and card.get("kind") != kind:
+        raise CheckpointError(f"{path} holds a {card.get('kind')!r} model, expected {kind!r}")
+    return tensors, card

@@ -1,0 +1,102 @@
+"""Shared machinery of the learned schemes: JSCC encoder → AWGN → (latent denoiser) → decoder.
+
+:class:`LatentScheme` does the transmitter (encode once per image, SNR independent), the
+channel (the sweep's common noise on the power-normalised latent) and the decoder; a
+subclass supplies :meth:`LatentScheme.denoise` (identity for JSCC-T) and may swap the
+decoder weights (the phase-3 finetuned decoders of ``ours`` and ``cddm``).
+
+Image sizes that are not multiples of 16 are replicate-padded at the bottom/right before
+encoding and the reconstruction is cropped back; the channel uses are then those of the
+padded size, ``n = ρ·3·H₁₆·W₁₆`` (H₁₆, W₁₆ rounded up to multiples of 16).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from simulator.checkpoints import CHECKPOINT_DIR, CheckpointError, file_sha256, load_checkpoint
+from simulator.data import pad_to_multiple
+from simulator.link import awgn_latent, normalize_latent
+from simulator.models.jscc import STRIDE, JSCCCodec, JSCCConfig
+from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
+
+__all__ = ["EncodedLatent", "LatentScheme", "load_jscc"]
+
+
+def load_jscc(path: Path) -> tuple[JSCCCodec, dict[str, Any]]:
+    """A JSCC codec from a safetensors checkpoint whose card's config builds the model.
+
+    :raises CheckpointError: if the file is not safetensors, or its tensors do not match
+        the architecture its card describes.
+    """
+    tensors, card = load_checkpoint(path, kind="jscc-t")
+    codec = JSCCCodec(JSCCConfig.from_dict(card["config"]))
+    try:
+        codec.load_state_dict(tensors)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[1:2] or [str(exc)]
+        raise CheckpointError(f"{path}: weights do not match the card's config ({first[0].strip()})") from exc
+    return codec.eval(), card
+
+
+@dataclass
+class EncodedLatent:
+    """Transmitter output for one image.
+
+    :ivar latent: ``[C, h, w]`` power-normalised latent (2n = C·h·w reals).
+    :ivar height, width: the original image size (for cropping the reconstruction).
+    """
+
+    latent: torch.Tensor
+    height: int
+    width: int
+
+
+class LatentScheme(Scheme):
+    """Base of ``jscc-t``, ``ours`` and ``cddm``; option ``config`` picks the weights set."""
+
+    options_help = {"config": ("cpu", "codec configuration whose shipped weights to use (cpu or paper)")}
+
+    def __init__(self, options: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(options, **kwargs)
+        self.config_name = self.options["config"]
+        self.codec, self.jscc_card = load_jscc(CHECKPOINT_DIR / f"jscc-t-{self.config_name}.safetensors")
+        if abs(self.codec.cfg.bandwidth_ratio - self.bandwidth_ratio) > 1e-12:
+            raise ValueError(f"weights are for ρ = {self.codec.cfg.bandwidth_ratio}, the sweep asks ρ = {self.bandwidth_ratio}")
+        self.decoder = self.codec.decoder
+        self._weights: list[Path] = [CHECKPOINT_DIR / f"jscc-t-{self.config_name}.safetensors"]
+
+    # --- hooks --------------------------------------------------------------------
+    def denoise(self, z: torch.Tensor, snr_db: float) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Receiver-side latent processing before the decoder: ``[B, C, h, w]`` → same."""
+        return z, {}
+
+    # --- Scheme contract ----------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return super().config() | {"jscc_config": self.codec.cfg.to_dict()}
+
+    def checkpoint_hash(self) -> str:
+        return ",".join(file_sha256(p)[:16] for p in self._weights)
+
+    def channel_uses(self, height: int, width: int) -> int:
+        h, w = -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE
+        return super().channel_uses(h, w)
+
+    @torch.no_grad()
+    def encode(self, image: torch.Tensor) -> EncodedLatent:
+        padded = pad_to_multiple(image, STRIDE).unsqueeze(0)
+        latent = normalize_latent(self.codec.encoder(padded))[0]
+        return EncodedLatent(latent, image.shape[-2], image.shape[-1])
+
+    @torch.no_grad()
+    def transmit(self, tx: Transmission, snr_db: float) -> Reception:
+        enc: EncodedLatent = tx.encoded
+        z = awgn_latent(enc.latent.unsqueeze(0), snr_db, tx.noise.unsqueeze(0))
+        with Stopwatch() as sw:
+            y_hat, extras = self.denoise(z, snr_db)
+            image = self.decoder(y_hat)[0, :, : enc.height, : enc.width]
+        return Reception(image, sw.seconds, extras)

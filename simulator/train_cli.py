@@ -1,0 +1,146 @@
+"""``semcom-train``: the training commands of every learned component.
+
+    semcom-train jscc     --config cpu --snr 13 --iters N --crop 128 --batch B
+    semcom-train denoiser --config cpu --alpha 1 --snr 0,2,4,6,8,10 ...
+    semcom-train finetune --config cpu ...
+    semcom-train cddm     --config cpu ...
+
+Every command is resumable: rerun the same command after a kill and it continues from the
+run folder's last save.  Multi-process: ``torchrun --nproc_per_node K -m simulator.train_cli ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from simulator.checkpoints import CHECKPOINT_DIR
+from simulator.data import DataError, find_dataset, list_images, load_image
+from simulator.training.loop import Task, TrainSettings, train
+
+__all__ = ["main", "validation_crops"]
+
+PHASES: dict[str, str] = {
+    "jscc": "phase 1: JSCC-T encoder+decoder end to end (MSE) at the given SNR(s)",
+    "denoiser": "phase 2: the SS-conditioned residual latent denoiser (encoder frozen)",
+    "finetune": "phase 3: finetune the JSCC decoder behind the frozen encoder+denoiser",
+    "cddm": "CDDM: the channel-denoising diffusion model (encoder frozen)",
+    "cddm-finetune": "CDDM phase 3: finetune the JSCC decoder behind the frozen encoder+CDDM",
+}
+
+DEFAULT_SNRS = {"jscc": "13", "denoiser": "0,2,4,6,8,10", "finetune": "0,2,4,6,8,10", "cddm": "0,2,4,6,8,10",
+                "cddm-finetune": "0,2,4,6,8,10"}
+
+
+def validation_crops(data_dir: str | None, name: str = "kodak", count: int = 4, size: int = 256) -> torch.Tensor:
+    """``[count, 3, size, size]`` centre crops of the first ``count`` images of a data set."""
+    items = list_images(find_dataset(name, data_dir), limit=count)
+    crops = []
+    for item in items:
+        img = load_image(item.path)
+        h, w = img.shape[-2:]
+        s = min(size, h, w) // 16 * 16
+        top, left = (h - s) // 2, (w - s) // 2
+        crops.append(img[:, top : top + s, left : left + s])
+    s = min(c.shape[-1] for c in crops)
+    return torch.stack([c[:, :s, :s] for c in crops])
+
+
+def _build_task(args: argparse.Namespace) -> Task:
+    if args.phase == "jscc":
+        from simulator.models.jscc import JSCC_CONFIGS
+        from simulator.training.jscc_task import JSCCTask
+
+        return JSCCTask(JSCC_CONFIGS[args.config], args.config, val_snr_db=args.snrs[0])
+    if args.phase in ("denoiser", "finetune"):
+        from simulator.training.denoiser_task import DenoiserTask, FinetuneTask
+
+        cls = DenoiserTask if args.phase == "denoiser" else FinetuneTask
+        return cls.from_args(args)
+    from baselines.cddm.training import CDDMFinetuneTask, CDDMTask
+
+    return (CDDMTask if args.phase == "cddm" else CDDMFinetuneTask).from_args(args)
+
+
+def _default_output(args: argparse.Namespace) -> Path:
+    names = {"jscc": f"jscc-t-{args.config}", "finetune": f"ours-decoder-{args.config}",
+             "denoiser": f"denoiser-{args.config}-alpha{args.alpha:g}", "cddm": f"cddm-{args.config}",
+             "cddm-finetune": f"cddm-decoder-{args.config}"}
+    return CHECKPOINT_DIR / f"{names[args.phase]}.safetensors"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="semcom-train", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="phase", required=True)
+    for phase, help_text in PHASES.items():
+        p = sub.add_parser(phase, help=help_text)
+        p.add_argument("--config", default="cpu", help="codec configuration: cpu, paper or tiny (default cpu)")
+        p.add_argument("--data-dir", default=None, help="folder holding the data sets (else $SEMCOM_DATA, ../shared/datasets)")
+        p.add_argument("--train-data", default="train", help="training image folder name or path (default: train)")
+        p.add_argument("--val-data", default="kodak", help="validation data set (default: kodak; 4 centre crops)")
+        p.add_argument("--snr", default=DEFAULT_SNRS[phase], help=f"training SNR(s) in dB, e.g. 13, 0,2,4 or 0:10:2 (default {DEFAULT_SNRS[phase]})")
+        p.add_argument("--iters", type=int, default=10_000)
+        p.add_argument("--batch", type=int, default=8)
+        p.add_argument("--crop", type=int, default=128)
+        p.add_argument("--lr", type=float, default=1e-4)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--save-every", type=int, default=100)
+        p.add_argument("--val-every", type=int, default=500)
+        p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+        p.add_argument("--run-dir", type=Path, default=None, help="resumable state folder (default runs/<output name>)")
+        p.add_argument("--out", type=Path, default=None, help="output .safetensors (default checkpoints/<name>.safetensors)")
+        p.add_argument("--jscc", type=Path, default=None, help="JSCC-T checkpoint to start from (phases after jscc)")
+        p.add_argument("--alpha", type=float, default=1.0, help="weight of the SS loss (denoiser; 0 = w/o SS loss)")
+        p.add_argument("--denoiser", type=Path, default=None, help="denoiser checkpoint (finetune)")
+        p.add_argument("--tmax", type=int, default=3, help="T_max denoising steps (denoiser)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from simulator.sweep import parse_snr_spec
+
+    try:
+        args.snrs = parse_snr_spec(args.snr)
+        if args.config not in ("cpu", "paper", "tiny"):
+            raise ValueError(f"unknown config {args.config!r}; accepted: cpu, paper, tiny")
+        train_dir = find_dataset(args.train_data, args.data_dir)
+        val = validation_crops(args.data_dir, args.val_data)
+        task = _build_task(args)
+    except (ValueError, DataError, FileNotFoundError) as exc:
+        print(f"semcom-train: error: {exc}", file=sys.stderr)
+        return 2
+    output = args.out or _default_output(args)
+    settings = TrainSettings(
+        data_dir=train_dir, run_dir=args.run_dir or Path("runs") / output.stem, output=output, iters=args.iters,
+        batch=args.batch, crop=args.crop, lr=args.lr, snrs_db=tuple(args.snrs), seed=args.seed,
+        save_every=args.save_every, val_every=args.val_every, threads=args.threads,
+    )
+    card = train(task, settings, val, progress=_progress_bar(args.iters))
+    if card:
+        print(f"wrote {output} (validation: {card.get('validation')}, wall time {card['wall_time_s']} s)", file=sys.stderr)
+    return 0
+
+
+def _progress_bar(total: int) -> Callable[[int, int, dict[str, float]], None]:
+    from tqdm import tqdm
+
+    bar: dict[str, tqdm] = {}
+
+    def update(done: int, total_: int, logs: dict[str, float]) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total_, initial=done - 1, file=sys.stderr, dynamic_ncols=True, mininterval=2)
+        bar["bar"].update(1)
+        bar["bar"].set_postfix({k: f"{v:.4g}" for k, v in logs.items() if isinstance(v, float)}, refresh=False)
+        if done == total_:
+            bar["bar"].close()
+
+    return update
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,161 @@
+"""Training phases 2 and 3 of the paper (§III-C).
+
+Phase 2 (:class:`DenoiserTask`): JSCC encoder frozen; the denoiser unrolled for T_max steps
+from z₁ = y + n with s₁ from eq. (1).  g_r minimises Σ_t [L_MSE + α·L_SS] over the
+denoised latents z₂ … z_{T_max+1} (eq. 2); g_s minimises Σ_t (s_t − cos(y, z_t))² (eq. 3).
+The two losses reach only their own network: g_r sees s_t detached, g_s sees detached
+latents and a detached target.
+
+Phase 3 (:class:`FinetuneTask`): the whole link assembled (encoder → AWGN → denoiser in
+adaptive mode → decoder); only the decoder is trained, with end-to-end MSE (eq. 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from simulator.checkpoints import CHECKPOINT_DIR, load_checkpoint
+from simulator.link import normalize_latent, random_awgn_latent
+from simulator.metrics import psnr
+from simulator.models.denoiser import DENOISER_CONFIGS, DenoiserConfig, LatentDenoiser, cosine_similarity, initial_similarity
+from simulator.schemes.latent import load_jscc
+from simulator.training.loop import Task
+
+__all__ = ["DenoiserTask", "FinetuneTask", "load_denoiser"]
+
+VAL_SNRS_DB = (-3.0, 0.0, 5.0)
+
+
+def load_denoiser(path: Path) -> tuple[LatentDenoiser, dict[str, Any]]:
+    """A denoiser from its safetensors checkpoint; the card's config builds the model."""
+    tensors, card = load_checkpoint(path, kind="denoiser")
+    model = LatentDenoiser(DenoiserConfig(**card["config"]))
+    model.load_state_dict(tensors)
+    return model.eval(), card
+
+
+def _freeze(module: torch.nn.Module) -> torch.nn.Module:
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
+def _jscc_path(args: argparse.Namespace) -> Path:
+    return args.jscc or CHECKPOINT_DIR / f"jscc-t-{args.config}.safetensors"
+
+
+class DenoiserTask(Task):
+    """Phase 2: train g_r (eq. 2) and g_s (eq. 3) behind the frozen encoder."""
+
+    kind = "denoiser"
+
+    def __init__(self, jscc_path: Path, cfg: DenoiserConfig, config_name: str, alpha: float = 1.0, t_max: int = 3) -> None:
+        super().__init__()
+        codec, jscc_card = load_jscc(jscc_path)
+        self.modules["encoder"] = _freeze(codec.encoder)
+        self.modules["denoiser"] = LatentDenoiser(cfg)
+        self.cfg, self.config_name, self.alpha, self.t_max = cfg, config_name, alpha, t_max
+        self.jscc_sha = jscc_card["sha256"]
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "DenoiserTask":
+        return cls(_jscc_path(args), DENOISER_CONFIGS[args.config], args.config, args.alpha, args.tmax)
+
+    @property
+    def denoiser(self) -> LatentDenoiser:
+        return self.modules["denoiser"]  # type: ignore[return-value]
+
+    def trainable(self) -> list[torch.nn.Parameter]:
+        return list(self.denoiser.parameters())
+
+    def _latents(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            self.modules["encoder"].eval()
+            y = normalize_latent(self.modules["encoder"](images))
+        return y, random_awgn_latent(y, snr_db)
+
+    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        y, z = self._latents(images, snr_db)
+        s = initial_similarity(snr_db.cpu()).to(z.device)
+        loss_r = loss_s = torch.zeros((), device=z.device)
+        mse_last = cos_last = 0.0
+        for _ in range(self.t_max):
+            z_next = self.denoiser.residual(z, s.detach()) + z
+            cos = cosine_similarity(y, z_next)
+            mse = (y - z_next).pow(2).flatten(1).mean(dim=1)
+            loss_r = loss_r + (mse + self.alpha * (1 - cos)).mean()
+            s_next = self.denoiser.similarity(s.detach(), z.detach(), z_next.detach())
+            loss_s = loss_s + (s_next - cos.detach()).pow(2).mean()
+            z, s = z_next, s_next
+            mse_last, cos_last = mse.mean().item(), cos.mean().item()
+        return loss_r + loss_s, {"loss_r": loss_r.item(), "loss_s": loss_s.item(), "mse": mse_last, "cos": cos_last}
+
+    def validate(self, images: torch.Tensor) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for snr in VAL_SNRS_DB:
+            snrs = torch.full((images.shape[0],), snr)
+            y, z = self._latents(images, snrs)
+            res = self.denoiser.run(z, initial_similarity(snrs).to(z.device))
+            out[f"val_cos_{snr:g}dB"] = cosine_similarity(y, res.latent).mean().item()
+            out[f"val_cos_in_{snr:g}dB"] = cosine_similarity(y, z).mean().item()
+        out["val_psnr"] = float("nan")  # the denoiser is scored in latent space; PSNR comes with phase 3
+        return out
+
+    def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return dict(self.denoiser.state_dict()), {
+            "config_name": self.config_name, "config": self.cfg.to_dict(), "alpha": self.alpha,
+            "t_max": self.t_max, "jscc_sha256": self.jscc_sha}
+
+
+class FinetuneTask(Task):
+    """Phase 3: finetune only the decoder behind the frozen encoder and denoiser (adaptive)."""
+
+    kind = "jscc-decoder"
+
+    def __init__(self, jscc_path: Path, denoiser_path: Path, config_name: str) -> None:
+        super().__init__()
+        codec, jscc_card = load_jscc(jscc_path)
+        denoiser, den_card = load_denoiser(denoiser_path)
+        self.modules["encoder"] = _freeze(codec.encoder)
+        self.modules["denoiser"] = _freeze(denoiser)
+        self.modules["decoder"] = codec.decoder
+        self.config_name, self.jscc_card, self.den_card = config_name, jscc_card, den_card
+        self.t_max = int(den_card.get("t_max", 3))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "FinetuneTask":
+        den = args.denoiser or CHECKPOINT_DIR / f"denoiser-{args.config}-alpha{args.alpha:g}.safetensors"
+        return cls(_jscc_path(args), den, args.config)
+
+    def trainable(self) -> list[torch.nn.Parameter]:
+        return list(self.modules["decoder"].parameters())
+
+    def _reconstruct(self, images: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            self.modules["encoder"].eval()
+            self.modules["denoiser"].eval()
+            y = normalize_latent(self.modules["encoder"](images))
+            z = random_awgn_latent(y, snr_db)
+            y_hat = self.modules["denoiser"].run(z, initial_similarity(snr_db.cpu()).to(z.device), t_max=self.t_max).latent
+        return self.modules["decoder"](y_hat)
+
+    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        mse = (self._reconstruct(images, snr_db) - images).pow(2).mean()
+        return mse, {"mse": mse.item(), "psnr": (10 * torch.log10(1 / mse)).item()}
+
+    def validate(self, images: torch.Tensor) -> dict[str, float]:
+        out = {}
+        for snr in VAL_SNRS_DB:
+            rec = self._reconstruct(images, torch.full((images.shape[0],), snr))
+            out[f"val_psnr_{snr:g}dB"] = psnr(images, rec).mean().item()
+        out["val_psnr"] = out["val_psnr_0dB"]
+        return out
+
+    def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return dict(self.modules["decoder"].state_dict()), {
+            "config_name": self.config_name, "config": self.jscc_card["config"],
+            "jscc_sha256": self.jscc_card["sha256"], "denoiser_sha256": self.den_card["sha256"]}

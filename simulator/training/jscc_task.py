@@ -1,0 +1,44 @@
+"""Training phase 1: the JSCC codec end to end over AWGN with MSE (paper eq. 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from simulator.link import normalize_latent, random_awgn_latent
+from simulator.metrics import psnr
+from simulator.models.jscc import JSCCCodec, JSCCConfig
+from simulator.training.loop import Task
+
+__all__ = ["JSCCTask"]
+
+
+class JSCCTask(Task):
+    """Encoder → power normalisation → AWGN (per-sample SNR) → decoder, loss = pixel MSE."""
+
+    kind = "jscc-t"
+
+    def __init__(self, cfg: JSCCConfig, config_name: str, val_snr_db: float = 13.0) -> None:
+        super().__init__()
+        self.cfg, self.config_name, self.val_snr_db = cfg, config_name, val_snr_db
+        self.modules["codec"] = JSCCCodec(cfg)
+
+    @property
+    def codec(self) -> JSCCCodec:
+        return self.modules["codec"]  # type: ignore[return-value]
+
+    def trainable(self) -> list[torch.nn.Parameter]:
+        return list(self.codec.parameters())
+
+    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        z = random_awgn_latent(normalize_latent(self.codec.encoder(images)), snr_db)
+        mse = (self.codec.decoder(z) - images).pow(2).mean()
+        return mse, {"mse": mse.item(), "psnr": (10 * torch.log10(1 / mse)).item()}
+
+    def validate(self, images: torch.Tensor) -> dict[str, float]:
+        z = random_awgn_latent(normalize_latent(self.codec.encoder(images)), self.val_snr_db)
+        return {"val_psnr": psnr(images, self.codec.decoder(z)).mean().item(), "val_snr_db": self.val_snr_db}
+
+    def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return dict(self.codec.state_dict()), {"config_name": self.config_name, "config": self.cfg.to_dict()}
