@@ -17,9 +17,14 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-__all__ = ["CHECKPOINT_DIR", "CheckpointError", "save_checkpoint", "load_checkpoint", "file_sha256", "atomic_write_text"]
+__all__ = ["CHECKPOINT_DIR", "checkpoint_dir", "CheckpointError", "save_checkpoint", "load_checkpoint", "file_sha256", "atomic_write_text"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def checkpoint_dir() -> Path:
+    """Where schemes look for weights: env ``SEMCOM_CHECKPOINTS``, else the repo's ``checkpoints/``."""
+    return Path(os.environ.get("SEMCOM_CHECKPOINTS") or CHECKPOINT_DIR)
 
 
 class CheckpointError(RuntimeError):

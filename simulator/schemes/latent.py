@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
-from simulator.checkpoints import CHECKPOINT_DIR, CheckpointError, file_sha256, load_checkpoint
+from simulator.checkpoints import CheckpointError, checkpoint_dir, file_sha256, load_checkpoint
 from simulator.data import pad_to_multiple
 from simulator.link import awgn_latent, normalize_latent
-from simulator.models.jscc import STRIDE, JSCCCodec, JSCCConfig
+from simulator.models.jscc import JSCC_CONFIGS, STRIDE, JSCCCodec, JSCCConfig
 from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
 
 __all__ = ["EncodedLatent", "LatentScheme", "load_jscc"]
@@ -59,16 +59,19 @@ class EncodedLatent:
 class LatentScheme(Scheme):
     """Base of ``jscc-t``, ``ours`` and ``cddm``; option ``config`` picks the weights set."""
 
-    options_help = {"config": ("cpu", "codec configuration whose shipped weights to use (cpu or paper)")}
+    options_help = {"config": ("cpu", "codec configuration whose weights to use: cpu, paper or tiny")}
 
     def __init__(self, options: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
         self.config_name = self.options["config"]
-        self.codec, self.jscc_card = load_jscc(CHECKPOINT_DIR / f"jscc-t-{self.config_name}.safetensors")
+        if self.config_name not in JSCC_CONFIGS:
+            raise ValueError(f"{self.name}: bad config={self.config_name!r}; accepted: {', '.join(JSCC_CONFIGS)}")
+        jscc_path = checkpoint_dir() / f"jscc-t-{self.config_name}.safetensors"
+        self.codec, self.jscc_card = load_jscc(jscc_path)
         if abs(self.codec.cfg.bandwidth_ratio - self.bandwidth_ratio) > 1e-12:
             raise ValueError(f"weights are for ρ = {self.codec.cfg.bandwidth_ratio}, the sweep asks ρ = {self.bandwidth_ratio}")
         self.decoder = self.codec.decoder
-        self._weights: list[Path] = [CHECKPOINT_DIR / f"jscc-t-{self.config_name}.safetensors"]
+        self._weights: list[Path] = [jscc_path]
 
     # --- hooks --------------------------------------------------------------------
     def denoise(self, z: torch.Tensor, snr_db: float) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from simulator.checkpoints import CHECKPOINT_DIR, load_checkpoint
+from simulator.checkpoints import checkpoint_dir, load_checkpoint
 from simulator.models.denoiser import S1_MODES, initial_similarity
 from simulator.registry import register_scheme
 from simulator.schemes.latent import LatentScheme
@@ -50,12 +50,12 @@ class OursScheme(LatentScheme):
             if o[key] not in accepted:
                 raise ValueError(f"ours: bad {key}={o[key]!r}; accepted: {', '.join(accepted)}")
         self.steps = None if o["steps"] == "adaptive" else int(o["steps"])
-        den_path = CHECKPOINT_DIR / f"denoiser-{self.config_name}-alpha{o['alpha']}.safetensors"
+        den_path = checkpoint_dir() / f"denoiser-{self.config_name}-alpha{o['alpha']}.safetensors"
         self.denoiser, self.denoiser_card = load_denoiser(den_path)
         self._weights.append(den_path)
         use_finetuned = o["decoder"] == "finetuned" or (o["decoder"] == "auto" and o["alpha"] == "1")
         if use_finetuned:
-            dec_path = CHECKPOINT_DIR / f"ours-decoder-{self.config_name}.safetensors"
+            dec_path = checkpoint_dir() / f"ours-decoder-{self.config_name}.safetensors"
             tensors, _ = load_checkpoint(dec_path, kind="jscc-decoder")
             self.decoder.load_state_dict(tensors)
             self._weights.append(dec_path)
