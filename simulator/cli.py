@@ -19,6 +19,7 @@ import math
 import sys
 from pathlib import Path
 
+from simulator.checkpoints import CheckpointError
 from simulator.data import DataError, download_kodak, find_dataset, list_images
 from simulator.registry import ALIASES, available_schemes, create_scheme, parse_scheme_list
 from simulator.results import ResultsError, SummaryRow, result_path, summarize
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
         )
         schemes = [(spec, create_scheme(spec)) for spec in specs]
-    except (ValueError, DataError, ImportError, OSError) as exc:
+    except (ValueError, DataError, CheckpointError, ImportError, OSError) as exc:
         _error(exc)
         return 2
 

@@ -72,11 +72,9 @@ def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path:
         return as_path.resolve()
     looked = []
     for root in _candidate_roots(data_dir):
-        for candidate in (root / name, root):
+        for candidate in (root / name, root):  # a root may be the data set itself (--data-dir kodak/)
             looked.append(candidate)
             if candidate.name == name and candidate.is_dir():
-                return candidate
-            if candidate == root / name and candidate.is_dir():
                 return candidate
     where = ", ".join(str(p) for p in dict.fromkeys(looked))
     hint = " (for Kodak24 run `simulate --download-kodak DIR` where a network exists)" if name == "kodak" else ""
