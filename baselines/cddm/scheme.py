@@ -1,0 +1,92 @@
+"""Scheme ``cddm``: JSCC-T + the channel-denoising diffusion model of ref. [5] (the paper's CDDM baseline).
+
+Variants by scheme options::
+
+    cddm                      CDDM sampling (η = 0, exact start-step matching), phase-3 decoder
+    cddm:decoder=jscc         the phase-1 JSCC-T decoder instead of the finetuned one
+    cddm:eta=1                stochastic (DDPM-posterior) updates instead of CDDM's deterministic ones
+    cddm:snr_floor=10         start from the step matched to max(SNR, 10 dB) (the official code's cap)
+
+Weights (in :func:`simulator.checkpoints.checkpoint_dir`: ``$SEMCOM_CHECKPOINTS`` or
+``checkpoints/``): ``jscc-t-{config}``, ``cddm-{config}`` and (phase 3)
+``cddm-decoder-{config}.safetensors``.  ``decoder=auto`` uses the finetuned decoder when its
+file exists and the JSCC-T decoder otherwise; ``config()`` records which (``decoder_weights``).
+``extras["steps"]`` is the number of reverse steps (network evaluations) for the image.
+
+With η > 0 the sampler's noise comes from a generator keyed by the received latent itself,
+so a sweep under a fixed seed is reproducible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import torch
+
+from baselines.cddm.training import load_cddm
+from simulator.checkpoints import checkpoint_dir, load_checkpoint
+from simulator.registry import register_scheme
+from simulator.schemes.latent import LatentScheme
+
+__all__ = ["CDDMScheme"]
+
+
+def _float_option(name: str, text: str, allow_none: bool = False) -> float | None:
+    if allow_none and text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"cddm: bad {name}={text!r}; expected a number{' or none' if allow_none else ''}") from None
+
+
+@register_scheme("cddm")
+class CDDMScheme(LatentScheme):
+    """Ref. [5]: a conditional diffusion model removes the channel noise from the received
+    latent, starting at the diffusion step whose noise level matches the channel SNR."""
+
+    description = "JSCC-T + CDDM channel-denoising diffusion model (ref. [5]), finetuned decoder"
+    options_help = LatentScheme.options_help | {
+        "decoder": ("auto", "decoder weights: auto (finetuned if shipped, else jscc), finetuned or jscc"),
+        "eta": ("0", "sampler η: 0 = CDDM's deterministic update, 1 = DDPM posterior noise"),
+        "snr_floor": ("none", "match the start step at max(SNR, this dB) to cap the steps (none = exact)"),
+    }
+
+    def __init__(self, options: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(options, **kwargs)
+        o = self.options
+        if o["decoder"] not in ("auto", "finetuned", "jscc"):
+            raise ValueError(f"cddm: bad decoder={o['decoder']!r}; accepted: auto, finetuned, jscc")
+        self.eta = float(_float_option("eta", o["eta"]))  # type: ignore[arg-type]
+        if self.eta < 0:
+            raise ValueError(f"cddm: eta must be ≥ 0, got {self.eta}")
+        self.snr_floor_db = _float_option("snr_floor", o["snr_floor"], allow_none=True)
+        ckpt_dir = checkpoint_dir()
+        cddm_path = ckpt_dir / f"cddm-{self.config_name}.safetensors"
+        if not cddm_path.is_file():
+            raise ValueError(f"cddm: weights {cddm_path} not found; train them with `semcom-train cddm --config {self.config_name}`")
+        self.cddm, self.cddm_card = load_cddm(cddm_path)
+        self._weights.append(cddm_path)
+        dec_path = ckpt_dir / f"cddm-decoder-{self.config_name}.safetensors"
+        use_finetuned = o["decoder"] == "finetuned" or (o["decoder"] == "auto" and dec_path.is_file())
+        if use_finetuned:
+            if not dec_path.is_file():
+                raise ValueError(f"cddm: finetuned decoder {dec_path} not found; train it with "
+                                 f"`semcom-train cddm-finetune --config {self.config_name}` or use decoder=jscc")
+            tensors, _ = load_checkpoint(dec_path, kind="jscc-decoder")
+            self.decoder.load_state_dict(tensors)
+            self._weights.append(dec_path)
+        self.decoder_weights = "finetuned" if use_finetuned else "jscc"
+
+    def config(self) -> dict[str, Any]:
+        return super().config() | {"cddm_config": self.cddm_card["config"], "decoder_weights": self.decoder_weights,
+                                   "train_t_max": self.cddm_card.get("train_t_max")}
+
+    def denoise(self, z: torch.Tensor, snr_db: float) -> tuple[torch.Tensor, dict[str, Any]]:
+        generator = None
+        if self.eta > 0:  # reproducible: keyed by the received latent itself
+            seed = int.from_bytes(hashlib.sha256(z.detach().cpu().numpy().tobytes()).digest()[:8], "little") >> 1
+            generator = torch.Generator().manual_seed(seed)
+        res = self.cddm.sample(z, float(snr_db), eta=self.eta, generator=generator, snr_floor_db=self.snr_floor_db)
+        return res.latent, {"steps": int(res.steps[0])}

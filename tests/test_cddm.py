@@ -1,0 +1,296 @@
+"""CDDM baseline: schedule, start-step matching, sampler algebra, shapes, training, scheme."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from baselines.cddm.model import CDDM, CDDM_CONFIGS, NoiseSchedule, channel_std
+from baselines.cddm.training import CDDMFinetuneTask, CDDMTask, load_cddm
+from simulator.channel import noise_generator
+from simulator.checkpoints import CheckpointError, save_checkpoint
+from simulator.registry import create_scheme
+from simulator.schemes.base import Transmission
+
+from tests.conftest import write_images
+
+TINY = CDDM_CONFIGS["tiny"]
+
+
+@pytest.fixture(scope="module")
+def cddm_checkpoints(tiny_checkpoints: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny JSCC-T weights plus an untrained tiny CDDM and a 'finetuned' decoder."""
+    folder = tmp_path_factory.mktemp("cddm-ckpt")
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(tiny_checkpoints / f"jscc-t-tiny{suffix}", folder)
+    torch.manual_seed(1)
+    model = CDDM(TINY)
+    for p in model.net.out[-1].parameters():  # make ε_θ non-zero so sampling does something
+        torch.nn.init.normal_(p, std=0.05)
+    save_checkpoint(folder / "cddm-tiny.safetensors", dict(model.state_dict()),
+                    {"kind": "cddm", "config": TINY.to_dict(), "train_t_max": TINY.steps})
+    from simulator.schemes.latent import load_jscc
+
+    codec, _ = load_jscc(folder / "jscc-t-tiny.safetensors")
+    tensors = {k: v + 0.01 for k, v in codec.decoder.state_dict().items()}
+    save_checkpoint(folder / "cddm-decoder-tiny.safetensors", tensors, {"kind": "jscc-decoder", "config": codec.cfg.to_dict()})
+    return folder
+
+
+# --- forward process ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [1, 7, 30])
+def test_forward_chain_matches_closed_form(k: int) -> None:
+    """Iterating q(x_t | x_{t−1}) k times has the mean √ᾱ_k·x₀ and variance 1 − ᾱ_k of q(x_k | x₀)."""
+    sched = NoiseSchedule(TINY.steps, TINY.beta_start, TINY.beta_end)
+    g = torch.Generator().manual_seed(0)
+    n = 40_000
+    x0 = torch.tensor([1.5, -0.5, 0.0]).repeat(n, 1)
+    x = x0.clone()
+    for t in range(1, k + 1):
+        x = sched.q_step(x, torch.full((n,), t), torch.randn(x.shape, generator=g))
+    ab = float(sched.alpha_bar[k])
+    closed = sched.q_sample(x0, torch.full((n,), k), torch.randn(x.shape, generator=g))
+    for sample in (x, closed):
+        assert torch.allclose(sample.mean(0), ab ** 0.5 * x0[0], atol=0.02)
+        assert torch.allclose(sample.var(0), torch.full((3,), 1 - ab), rtol=0.04, atol=2e-4)
+    assert abs(float(sched.alpha_bar[k]) - float(torch.prod(1 - sched.betas[1 : k + 1]))) < 1e-12
+
+
+def test_schedule_validation() -> None:
+    with pytest.raises(ValueError, match="bad schedule"):
+        NoiseSchedule(10, 0.1, 1.0)
+    s = NoiseSchedule(200, 5e-4, 0.1)
+    assert s.alpha_bar[0] == 1 and torch.all(s.noise_ratio[1:] > s.noise_ratio[:-1])
+
+
+# --- start step -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["tiny", "cpu", "paper"])
+def test_start_step_monotone_and_matched(name: str) -> None:
+    cfg = CDDM_CONFIGS[name]
+    sched = NoiseSchedule(cfg.steps, cfg.beta_start, cfg.beta_end)
+    snrs = torch.arange(-10.0, 40.0, 0.25, dtype=torch.float64)
+    m = sched.match_step(channel_std(snrs))
+    assert torch.all(m[1:] <= m[:-1]), "lower SNR must never start at a smaller step"
+    assert m[0] > m[-1] >= 1
+    r = sched.noise_ratio
+    sigma = channel_std(snrs)
+    for mi, s in zip(m.tolist(), sigma.tolist()):
+        assert r[mi - 1] <= s * (1 + 1e-12) or mi == 1
+        assert s <= r[min(mi + 1, cfg.steps)] * (1 + 1e-12) or mi == cfg.steps
+    # σ exactly at a step's noise ratio picks that step; σ = 0 means no denoising
+    assert sched.match_step(r[17]).item() == 17
+    assert sched.match_step(0.0).item() == 0
+    with pytest.raises(ValueError):
+        sched.match_step(-1.0)
+
+
+def test_channel_std_convention() -> None:
+    """Es/N0 = 0 dB: N0 = 1, variance N0/2 per real value."""
+    assert abs(float(channel_std(0.0)) - 0.5 ** 0.5) < 1e-12
+    assert abs(float(channel_std(10.0)) ** 2 - 0.05) < 1e-12
+
+
+def test_snr_floor_caps_steps() -> None:
+    model = CDDM(TINY)
+    assert model.start_step(-3.0, snr_floor_db=10.0).item() == model.start_step(10.0).item()
+    assert model.start_step(15.0, snr_floor_db=10.0).item() == model.start_step(15.0).item()
+
+
+# --- sampler --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(2, 96, 5, 7), (1, 96, 1, 1), (3, 96, 4, 6)])
+def test_shapes_odd_sizes(shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    model = CDDM(TINY).eval()
+    x = torch.randn(shape)
+    assert model.net(x, torch.full((shape[0],), 3)).shape == x.shape
+    res = model.sample(x, torch.tensor([2.0, 5.0, 9.0])[: shape[0]])
+    assert res.latent.shape == x.shape
+    assert res.steps.tolist() == model.start_step(torch.tensor([2.0, 5.0, 9.0])[: shape[0]]).tolist()
+
+
+def test_untrained_model_is_identity() -> None:
+    """ε_θ starts at zero (zero-initialised output), so the deterministic sampler returns z."""
+    model = CDDM(TINY).eval()
+    z = torch.randn(2, 96, 3, 5)
+    assert torch.allclose(model.sample(z, 0.0).latent, z, atol=1e-5)
+
+
+def test_oracle_noise_recovers_latent_exactly() -> None:
+    """With ε_θ = the true (scaled) noise, CDDM's update returns x₀ at any SNR."""
+    model = CDDM(TINY).eval()
+    torch.manual_seed(0)
+    y = torch.randn(2, 96, 3, 3)
+    snr = 2.0
+    z = y + float(channel_std(snr)) * torch.randn_like(y)
+    ab = model.schedule.alpha_bar
+
+    def oracle(x: torch.Tensor, t: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
+        a = float(ab[int(t[0])])
+        return (x - a ** 0.5 * y[: x.shape[0]]) / (1 - a) ** 0.5
+
+    model.net.forward = oracle  # type: ignore[method-assign]
+    res = model.sample(z, snr)
+    assert res.steps.tolist() == [model.start_step(snr).item()] * 2
+    assert torch.allclose(res.latent, y, atol=1e-4)
+
+
+def test_per_item_snrs_match_single_runs() -> None:
+    torch.manual_seed(0)
+    model = CDDM(TINY).eval()
+    torch.nn.init.normal_(model.net.out[-1].weight, std=0.05)
+    z = torch.randn(3, 96, 2, 3)
+    snrs = torch.tensor([-3.0, 4.0, 12.0])
+    joint = model.sample(z, snrs)
+    for i in range(3):
+        single = model.sample(z[i : i + 1], float(snrs[i]))
+        assert torch.allclose(joint.latent[i], single.latent[0], atol=1e-5)
+        assert joint.steps[i] == single.steps[0]
+
+
+def test_stochastic_sampler_is_deterministic_under_a_generator() -> None:
+    torch.manual_seed(0)
+    model = CDDM(TINY).eval()
+    z = torch.randn(1, 96, 2, 2)
+    a = model.sample(z, 0.0, eta=1.0, generator=torch.Generator().manual_seed(5)).latent
+    b = model.sample(z, 0.0, eta=1.0, generator=torch.Generator().manual_seed(5)).latent
+    c = model.sample(z, 0.0, eta=1.0, generator=torch.Generator().manual_seed(6)).latent
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(model.sample(z, 0.0).latent, model.sample(z, 0.0).latent)
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+def test_training_steps_reduce_loss(cddm_checkpoints: Path) -> None:
+    task = CDDMTask(cddm_checkpoints / "jscc-t-tiny.safetensors", TINY, "tiny", min_snr_db=-3.0)
+    assert task.t_max == task.cddm.start_step(-3.0).item() < TINY.steps
+    torch.manual_seed(0)
+    images = torch.rand(4, 3, 32, 32)
+    opt = torch.optim.Adam(task.trainable(), lr=3e-3)
+    snr = torch.zeros(4)
+    losses = []
+    for _ in range(25):
+        torch.manual_seed(1)  # same t and ε every step: a fixed batch
+        loss, logs = task.loss(images, snr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(logs["loss"])
+    assert losses[-1] < 0.7 * losses[0]
+    task.modules.eval()
+    with torch.no_grad():
+        val = task.validate(images)
+    assert {"val_psnr", "val_mse_0dB", "val_mse_in_0dB"} <= set(val)
+    tensors, card = task.export()
+    assert card["config"] == TINY.to_dict() and card["train_t_max"] == task.t_max
+
+
+def test_finetune_reduces_loss_and_exports(cddm_checkpoints: Path) -> None:
+    task = CDDMFinetuneTask(cddm_checkpoints / "jscc-t-tiny.safetensors", cddm_checkpoints / "cddm-tiny.safetensors", "tiny")
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, 32, 32)
+    opt = torch.optim.Adam(task.trainable(), lr=3e-3)
+    losses = []
+    for _ in range(8):
+        torch.manual_seed(1)
+        loss, logs = task.loss(images, torch.tensor([0.0, 6.0]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(logs["mse"])
+    assert losses[-1] < losses[0]
+    assert all(not p.requires_grad for p in task.modules["cddm"].parameters())
+    tensors, card = task.export()
+    assert set(tensors) == set(task.modules["decoder"].state_dict()) and "cddm_sha256" in card
+
+
+def test_export_load_roundtrip(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = CDDM(TINY)
+    torch.nn.init.normal_(model.net.out[-1].weight, std=0.05)
+    path = tmp_path / "cddm-tiny.safetensors"
+    save_checkpoint(path, dict(model.state_dict()), {"kind": "cddm", "config": TINY.to_dict()})
+    loaded, card = load_cddm(path)
+    z = torch.randn(1, 96, 3, 3)
+    assert torch.equal(loaded.sample(z, 1.0).latent, model.eval().sample(z, 1.0).latent)
+    save_checkpoint(tmp_path / "bad.safetensors", dict(model.state_dict()), {"kind": "cddm", "config": CDDM_CONFIGS["cpu"].to_dict()})
+    with pytest.raises(CheckpointError):
+        load_cddm(tmp_path / "bad.safetensors")
+
+
+# --- scheme ---------------------------------------------------------------------------------
+
+
+def _send(scheme, image: torch.Tensor, snr: float):  # noqa: ANN001, ANN202
+    tx = scheme.encode(image)
+    n = scheme.channel_uses(*image.shape[-2:])
+    noise = torch.view_as_complex(torch.randn(n, 2, generator=noise_generator(0, "img", snr, 0)) * 0.5 ** 0.5)
+    return scheme.transmit(Transmission(tx, image, noise.contiguous()), snr)
+
+
+def test_scheme_end_to_end(cddm_checkpoints: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(cddm_checkpoints))
+    image = torch.rand(3, 40, 56)  # not a multiple of 16: padded to 48×64 → latent 3×4
+    scheme = create_scheme("cddm:config=tiny")
+    assert scheme.decoder_weights == "finetuned" and len(scheme.checkpoint_hash().split(",")) == 3
+    out = _send(scheme, image, -3.0)
+    assert out.image.shape == image.shape and 0 <= out.image.min() and out.image.max() <= 1
+    assert out.extras["steps"] == scheme.cddm.start_step(-3.0).item()
+    assert _send(scheme, image, 12.0).extras["steps"] < out.extras["steps"]
+    assert torch.equal(_send(scheme, image, -3.0).image, out.image)  # deterministic
+
+    stochastic = create_scheme("cddm:config=tiny:eta=1")
+    a, b = _send(stochastic, image, 0.0), _send(stochastic, image, 0.0)
+    assert torch.equal(a.image, b.image)
+
+    jscc_dec = create_scheme("cddm:config=tiny:decoder=jscc")
+    assert jscc_dec.decoder_weights == "jscc" and jscc_dec.config() != scheme.config()
+    assert not torch.equal(_send(jscc_dec, image, -3.0).image, out.image)
+    capped = create_scheme("cddm:config=tiny:snr_floor=10")
+    assert _send(capped, image, -3.0).extras["steps"] == scheme.cddm.start_step(10.0).item()
+
+
+def test_scheme_options_and_missing_weights(cddm_checkpoints: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(cddm_checkpoints))
+    for spec, match in (("cddm:config=tiny:decoder=x", "decoder"), ("cddm:config=tiny:eta=abc", "eta"),
+                        ("cddm:config=tiny:snr_floor=x", "snr_floor"), ("cddm:config=tiny:steps=3", "unknown")):
+        with pytest.raises(ValueError, match=match):
+            create_scheme(spec)
+    partial = tmp_path / "ckpt"
+    partial.mkdir()
+    for name in ("jscc-t-tiny", "cddm-tiny"):
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(cddm_checkpoints / f"{name}{suffix}", partial)
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(partial))
+    assert create_scheme("cddm:config=tiny").decoder_weights == "jscc"  # auto falls back
+    with pytest.raises(ValueError, match="finetuned decoder"):
+        create_scheme("cddm:config=tiny:decoder=finetuned")
+    (partial / "cddm-tiny.safetensors").unlink()
+    with pytest.raises(ValueError, match="semcom-train cddm"):
+        create_scheme("cddm:config=tiny")
+
+
+@pytest.mark.slow
+def test_train_cli_both_phases(cddm_checkpoints: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.train_cli import main
+
+    data = write_images(tmp_path / "imgs", [(64, 64)] * 4)
+    common = ["--config", "tiny", "--iters", "2", "--batch", "2", "--crop", "64", "--train-data", str(data),
+              "--val-data", str(data), "--jscc", str(cddm_checkpoints / "jscc-t-tiny.safetensors"), "--threads", "1"]
+    out1 = tmp_path / "out" / "cddm-tiny.safetensors"
+    assert main(["cddm", *common, "--out", str(out1), "--run-dir", str(tmp_path / "run1")]) == 0
+    model, card = load_cddm(out1)
+    assert card["kind"] == "cddm" and card["iterations"] == 2 and "val_psnr_0dB" in card["validation"]
+    monkeypatch.setattr("baselines.cddm.training.CHECKPOINT_DIR", out1.parent)  # default --cddm location
+    out2 = tmp_path / "out" / "cddm-decoder-tiny.safetensors"
+    assert main(["cddm-finetune", *common, "--out", str(out2), "--run-dir", str(tmp_path / "run2")]) == 0
+    assert out2.with_suffix(".json").is_file()
