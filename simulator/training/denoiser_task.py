@@ -57,6 +57,7 @@ class DenoiserTask(Task):
         super().__init__()
         codec, jscc_card = load_jscc(jscc_path)
         self.modules["encoder"] = _freeze(codec.encoder)
+        self.modules["decoder"] = _freeze(codec.decoder)  # validation PSNR only
         self.modules["denoiser"] = LatentDenoiser(cfg)
         self.cfg, self.config_name, self.alpha, self.t_max = cfg, config_name, alpha, t_max
         self.jscc_sha = jscc_card["sha256"]
@@ -95,14 +96,16 @@ class DenoiserTask(Task):
         return loss_r + loss_s, {"loss_r": loss_r.item(), "loss_s": loss_s.item(), "mse": mse_last, "cos": cos_last}
 
     def validate(self, images: torch.Tensor) -> dict[str, float]:
+        """Cosine similarity to y before/after adaptive denoising and PSNR through the phase-1 decoder."""
         out: dict[str, float] = {}
         for snr in VAL_SNRS_DB:
             snrs = torch.full((images.shape[0],), snr)
             y, z = self._latents(images, snrs)
             res = self.denoiser.run(z, initial_similarity(snrs).to(z.device))
-            out[f"val_cos_{snr:g}dB"] = cosine_similarity(y, res.latent).mean().item()
             out[f"val_cos_in_{snr:g}dB"] = cosine_similarity(y, z).mean().item()
-        out["val_psnr"] = float("nan")  # the denoiser is scored in latent space; PSNR comes with phase 3
+            out[f"val_cos_{snr:g}dB"] = cosine_similarity(y, res.latent).mean().item()
+            out[f"val_psnr_{snr:g}dB"] = psnr(images, self.modules["decoder"](res.latent)).mean().item()
+        out["val_psnr"] = out["val_psnr_0dB"]
         return out
 
     def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
