@@ -1,0 +1,87 @@
+"""Shared output of ``semcom-figures``: the report and error types, strict JSON, CSV, PNG + PDF,
+and the error-bar curves drawn with explicit axes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FigureError", "FigureReport", "finite", "write_json", "write_csv", "save_figure", "errorbar", "axes_style"]
+
+
+class FigureError(RuntimeError):
+    """A figure cannot be made (a scheme it needs is unavailable, a named image is missing)."""
+
+
+@dataclass
+class FigureReport:
+    """What :func:`make_figure` wrote: files, a one-line summary, and warnings (missing schemes)."""
+
+    name: str
+    files: list[Path]
+    summary: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def finite(value: Any) -> Any:
+    """``value`` as strict JSON: non-finite floats → ``None`` (recursively), paths → strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: Path, data: dict[str, Any]) -> Path:
+    """Write ``data`` as indented strict JSON (see :func:`finite`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(finite(data), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write rows (columns in first-seen order; ``None`` and non-finite values as empty cells)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in finite(row).items()})
+    return path
+
+
+def save_figure(fig: Any, stem: Path) -> list[Path]:
+    """Save ``fig`` as ``stem.png`` (150 dpi) and ``stem.pdf``."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    return paths
+
+
+def errorbar(ax: Any, points: list[dict[str, Any]], metric: str, label: str, style: dict[str, Any]) -> bool:
+    """Draw ``points[*][metric]`` against ``snr_db`` with ``{metric}_ci95`` error bars; False if none finite."""
+    pts = [(p["snr_db"], p[metric], p.get(f"{metric}_ci95")) for p in points]
+    pts = [(x, y, e) for x, y, e in pts if y is not None and math.isfinite(y)]
+    if not pts:
+        return False
+    xs, ys, es = zip(*pts)
+    yerr = [e if e is not None and math.isfinite(e) else 0.0 for e in es]
+    ax.errorbar(xs, ys, yerr=yerr, label=label, capsize=3, markersize=5, linewidth=1.5, **style)
+    return True
+
+
+def axes_style(ax: Any, ylabel: str) -> None:
+    """SNR x-axis label, ``ylabel`` and a light grid."""
+    ax.set_xlabel("SNR (dB)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.3)

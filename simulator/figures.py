@@ -1,0 +1,574 @@
+"""``semcom-figures``: the paper's Figs. 4–7 and Table I, computed by the simulator.
+
+Usage::
+
+    semcom-figures fig4|fig5|fig6|fig7|table1|all [--quick] [--out results/paper] [--config cpu]
+                   [--dataset kodak | PATH] [--data-dir DIR] [--snr SPEC] [--limit N] ...
+
+The figures read the same resumable result store as ``simulate``
+(``<results-dir>/<dataset>/<scheme-slug>.jsonl``, default ``results/``): every figure first
+runs :func:`simulator.sweep.run_sweep` for its scheme specs, which only computes the points
+missing from the files.  ``--quick`` (first 2 images, SNR −3, 2, 7, 12 dB, 1 latency repeat)
+writes its figures to ``<out>/quick/`` and its rows to a separate store
+``<out>/quick/results/`` so that it never mixes with the full runs.
+
+Each figure is written as PNG and PDF together with the CSV and JSON numbers it was drawn
+from (see ``docs/figures.md`` for what each shows, and the decoder used per curve).  Library
+functions never print; :func:`main` prints a short summary and where the files went.
+Exit codes: 0 success, 1 a figure could not be made, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from simulator.data import DataError, ImageItem, find_dataset, list_images
+from simulator.figure_output import FigureError, FigureReport, axes_style, errorbar, save_figure, write_csv, write_json
+from simulator.figures_extra import FIG7_DEFAULT_IMAGE, fig7_figure, find_fig7_image, table1_figure
+from simulator.metrics import mean_and_ci95
+from simulator.registry import ALIASES, available_schemes, create_scheme
+from simulator.results import ResultsError, SummaryRow, result_path, summarize
+from simulator.schemes.base import Scheme
+from simulator.sweep import SNR_FORMS, ProgressFactory, SweepConfig, parse_snr_spec, run_sweep
+
+__all__ = [
+    "FIGURES",
+    "FigureError",
+    "FigureSettings",
+    "FigureReport",
+    "FigureContext",
+    "make_figure",
+    "scheme_spec",
+    "build_parser",
+    "main",
+]
+
+PROG = "semcom-figures"
+FIGURES = ("fig4", "fig5", "fig6", "fig7", "table1")
+FULL_SNRS = [float(s) for s in range(-3, 13)]
+QUICK_SNRS = [-3.0, 2.0, 7.0, 12.0]
+
+#: registry name → legend label (the paper's names).
+LABELS = {
+    "ours": "Ours",
+    "jscc-t": "JSCC-T",
+    "cddm": "CDDM",
+    "bpg-ldpc-1/2": "BPG+1/2+4Q",
+    "bpg-ldpc-3/4": "BPG+3/4+4Q",
+    "bpg-capacity": "BPG+capacity",
+}
+FIG4_SCHEMES = ("ours", "jscc-t", "cddm", "bpg-ldpc-1/2", "bpg-ldpc-3/4", "bpg-capacity")
+FIG4_REQUIRED = ("ours", "jscc-t")
+#: (s₁ mode, scheme spec): the full method (adaptive, α = 1, finetuned decoder) with each s₁.
+FIG5_VARIANTS = (("empirical", "ours"), ("0", "ours:s1=0"), ("0.5", "ours:s1=0.5"), ("1", "ours:s1=1"),
+                 ("random", "ours:s1=random"))
+#: Fig. 6 uses the phase-1 JSCC-T decoder for every curve and for the no-denoising baseline.
+FIG6_BASELINE = "ours:steps=0:decoder=jscc"
+FIG6_CURVES = (("T = 1", "ours:steps=1:decoder=jscc"), ("T = 2", "ours:steps=2:decoder=jscc"),
+               ("T = 3", "ours:steps=3:decoder=jscc"), ("adaptive", "ours:decoder=jscc"))
+
+
+
+@dataclass
+class FigureSettings:
+    """What to compute and where to put it; ``None`` fields take the full/quick defaults.
+
+    :ivar out: root of the outputs; figures go to ``out`` (``out/quick`` with ``quick``).
+    :ivar config: weights set of the learned schemes (``cpu``, ``paper``, ``tiny``), appended
+        to their specs as ``:config=NAME`` unless it is the default ``cpu``.
+    :ivar results_dir: the result store; default ``results`` (``out/quick/results`` with ``quick``).
+    :ivar snrs: SNR points of Figs. 4–6 (default −3 … 12 dB; quick: −3, 2, 7, 12).
+    :ivar limit: only the first N images (quick: 2).
+    :ivar fig7_image: image id or file stem for Fig. 7 (default kodim23 if present, else the first).
+    :ivar fig7_crop: ``(x, y, size)`` of the zoomed crop; default the most textured window.
+    :ivar latency_images: images timed for Table I (default 8; quick: all of ``limit``).
+    :ivar latency_repeats: timed rounds (default 5; quick: 1); ``latency_warmup`` untimed first.
+    :ivar scheme_options: extra options per registry name (or alias), e.g.
+        ``{"bpg-ldpc": {"compile": "off"}}`` (the quick default: eager LDPC decoding, as
+        ``torch.compile`` costs more than it saves on a few images); see :func:`scheme_spec`.
+    """
+
+    out: Path = Path("results/paper")
+    quick: bool = False
+    config: str = "cpu"
+    dataset: str = "kodak"
+    data_dir: str | None = None
+    results_dir: Path | None = None
+    snrs: list[float] | None = None
+    limit: int | None = None
+    seed: int = 0
+    realizations: int = 1
+    batch_size: int = 24
+    fig7_image: str | None = None
+    fig7_snr: float = 0.0
+    fig7_crop: tuple[int, int, int] | None = None
+    latency_images: int | None = None
+    latency_repeats: int | None = None
+    latency_warmup: int = 1
+    scheme_options: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from simulator.models.jscc import JSCC_CONFIGS
+
+        if self.config not in JSCC_CONFIGS:
+            raise ValueError(f"bad config {self.config!r}; accepted: {', '.join(JSCC_CONFIGS)}")
+        self.out = Path(self.out)
+        if self.snrs is None:
+            self.snrs = list(QUICK_SNRS if self.quick else FULL_SNRS)
+        if self.limit is None and self.quick:
+            self.limit = 2
+        if self.results_dir is None:
+            self.results_dir = self.figure_dir / "results" if self.quick else Path("results")
+        self.results_dir = Path(self.results_dir)
+        if self.latency_repeats is None:
+            self.latency_repeats = 1 if self.quick else 5
+        if self.latency_images is None:
+            self.latency_images = (self.limit or 2) if self.quick else 8
+        for name in ("latency_repeats", "latency_images", "realizations", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.latency_warmup < 0:
+            raise ValueError(f"latency_warmup must be >= 0, got {self.latency_warmup}")
+        if self.quick:
+            # torch.compile of the LDPC decoder costs far more than it saves on a handful of images
+            ldpc = [n for n in ("bpg-ldpc", *ALIASES["bpg-ldpc"]) if "compile" in self.scheme_options.get(n, {})]
+            cls = available_schemes().get(ALIASES["bpg-ldpc"][0])
+            if not ldpc and cls is not None and "compile" in cls.options_help:
+                self.scheme_options = {**self.scheme_options,
+                                       "bpg-ldpc": {**self.scheme_options.get("bpg-ldpc", {}), "compile": "off"}}
+
+    @property
+    def figure_dir(self) -> Path:
+        return self.out / "quick" if self.quick else self.out
+
+
+def scheme_spec(base: str, config: str, extra: dict[str, dict[str, str]] | None = None) -> str:
+    """The spec a figure sweeps for ``base`` (e.g. ``ours:s1=0``).
+
+    Appends the options in ``extra[name]`` (``name`` = the registry name, or ``bpg-ldpc`` for
+    both LDPC rates) that ``base`` does not set itself, then ``:config=NAME`` for schemes that
+    take weights, unless ``NAME`` is that scheme's default (so default specs share
+    ``simulate``'s result files).
+    """
+    name, *opts = base.split(":")
+    given = {opt.split("=", 1)[0] for opt in opts}
+    added = {}
+    for key in [*(alias for alias, names in ALIASES.items() if name in names), name]:
+        added |= (extra or {}).get(key, {})
+    spec = ":".join([base, *(f"{k}={v}" for k, v in added.items() if k not in given)])
+    cls = available_schemes().get(name)
+    if cls is not None and "config" in cls.options_help and config != cls.options_help["config"][0] and "config" not in given:
+        spec += f":config={config}"
+    return spec
+
+
+class FigureContext:
+    """The data set, the result store and the schemes shared by the figures of one run."""
+
+    def __init__(self, settings: FigureSettings, progress: ProgressFactory | None = None) -> None:
+        self.settings = settings
+        self.progress = progress
+        self.folder = find_dataset(settings.dataset, settings.data_dir)
+        self.images: list[ImageItem] = list_images(self.folder, settings.limit)
+        self._schemes: dict[str, Scheme | str] = {}
+
+    @property
+    def dataset(self) -> str:
+        return self.folder.name
+
+    def spec(self, base: str) -> str:
+        return scheme_spec(base, self.settings.config, self.settings.scheme_options)
+
+    def scheme(self, spec: str) -> Scheme | str:
+        """The scheme of a spec (created once), or why it is unavailable."""
+        if spec not in self._schemes:
+            name = spec.split(":", 1)[0]
+            if name not in available_schemes():
+                self._schemes[spec] = "not registered (its module is missing or not importable)"
+            else:
+                try:
+                    self._schemes[spec] = create_scheme(spec)
+                except Exception as exc:  # noqa: BLE001 - any failure makes it unavailable, with the reason
+                    self._schemes[spec] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        return self._schemes[spec]
+
+    def require(self, spec: str, figure: str) -> Scheme:
+        scheme = self.scheme(spec)
+        if isinstance(scheme, str):
+            raise FigureError(f"{figure}: scheme {spec} unavailable: {scheme}")
+        return scheme
+
+    def sweep_config(self, snrs: list[float]) -> SweepConfig:
+        s = self.settings
+        return SweepConfig(snrs=snrs, dataset=self.dataset, realizations=s.realizations, seed=s.seed,
+                           results_dir=s.results_dir, batch_size=s.batch_size)
+
+    def sweep(self, spec: str, snrs: list[float], figure: str) -> list[dict[str, Any]]:
+        """Rows of ``spec`` on the figure's images at ``snrs`` (computing only missing points)."""
+        return run_sweep(self.require(spec, figure), spec, self.images, self.sweep_config(snrs), progress=self.progress)
+
+    def result_file(self, spec: str) -> str:
+        return str(result_path(self.settings.results_dir, self.dataset, spec))
+
+    def meta(self, figure: str) -> dict[str, Any]:
+        from simulator.training.loop import git_sha
+
+        s = self.settings
+        return {"figure": figure, "quick": s.quick, "dataset": self.dataset, "dataset_path": str(self.folder),
+                "images": [i.image_id for i in self.images], "n_images": len(self.images), "seed": s.seed,
+                "realizations": s.realizations, "config": s.config, "results_dir": str(s.results_dir),
+                "git_sha": git_sha(), "torch_threads": torch.get_num_threads(), "bandwidth_ratio": 1 / 16,
+                "snr_convention": "Es/N0 per complex channel use (dB)"}
+
+
+# --- output helpers ---------------------------------------------------------------------
+
+def _point(s: SummaryRow) -> dict[str, Any]:
+    return {"snr_db": s.snr_db, "psnr": s.psnr, "psnr_ci95": s.psnr_ci95, "ms_ssim": s.ms_ssim,
+            "ms_ssim_ci95": s.ms_ssim_ci95, "n_images": s.n_images, "n_rows": s.n_rows,
+            "receiver_ms": s.receiver_ms, "mean_steps": s.extras.get("steps"),
+            **({"delivered": s.delivered} if s.delivered is not None else {})}
+
+
+def _curve_styles(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Styles of variants of one scheme: the base spec its :data:`STYLES` entry, the others
+    its colour with their own line style and marker (:func:`simulator.plot.style_for`)."""
+    from simulator.plot import style_for
+
+    markers = ("v", "D", "P", "*", "<", ">")
+    out = {}
+    for i, key in enumerate(keys):
+        style = style_for(key, keys)
+        if ":" in key:
+            style["marker"] = markers[i % len(markers)]
+        out[key] = style
+    return out
+
+
+def _curves_figure(ctx: FigureContext, name: str, curves: list[tuple[str, str, str]], snrs: list[float],
+                   title: str, caption: str, required: tuple[str, ...] | None, metrics: tuple[str, ...],
+                   styles: dict[str, dict[str, Any]]) -> FigureReport:
+    """Sweep ``(key, label, spec)`` curves and draw ``metrics`` against SNR, one panel each."""
+    import matplotlib.pyplot as plt
+
+    data, missing, rows_csv = [], {}, []
+    for key, label, spec in curves:
+        scheme = ctx.scheme(spec)
+        if isinstance(scheme, str):
+            if required is None or key in required:
+                raise FigureError(f"{name}: scheme {spec} unavailable: {scheme}")
+            missing[spec] = scheme
+            continue
+        summary = summarize(ctx.sweep(spec, snrs, name))
+        points = [_point(s) for s in summary]
+        data.append({"key": key, "label": label, "spec": spec, "result_file": ctx.result_file(spec), "points": points})
+        rows_csv += [{"curve": key, "label": label, "spec": spec, **p} for p in points]
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.6 * len(metrics), 4.2), constrained_layout=True, squeeze=False)
+    try:
+        for ax, metric, panel in zip(axes[0], metrics, "abcdef"):
+            drawn = False
+            for curve in data:
+                drawn |= errorbar(ax, curve["points"], metric, curve["label"], styles[curve["key"]])
+            axes_style(ax, "PSNR (dB)" if metric == "psnr" else "MS-SSIM")
+            if len(metrics) > 1:
+                ax.set_title(f"({panel}) {'PSNR' if metric == 'psnr' else 'MS-SSIM'} versus SNR", fontsize="medium")
+            if drawn:
+                ax.legend(fontsize="small", loc="best")
+            else:
+                ax.text(0.5, 0.5, f"{metric} n/a", ha="center", va="center", transform=ax.transAxes)
+        fig.suptitle(f"{title} — {ctx.dataset}, {len(ctx.images)} images", fontsize="medium")
+        stem = ctx.settings.figure_dir / name
+        files = save_figure(fig, stem)
+    finally:
+        plt.close(fig)
+    files += [write_csv(stem.with_suffix(".csv"), rows_csv),
+              write_json(stem.with_suffix(".json"), ctx.meta(name) | {"title": title, "caption": caption,
+                                                                      "snrs": snrs, "curves": data, "missing": missing})]
+    warnings = [f"{spec} left out: {why}" for spec, why in missing.items()]
+    return FigureReport(name, files, f"{len(data)} curves × {len(snrs)} SNR points, {len(ctx.images)} images", warnings)
+
+
+# --- the figures ------------------------------------------------------------------------
+
+def _fig4(ctx: FigureContext) -> FigureReport:
+    from simulator.plot import style_for
+
+    curves = [(name, LABELS[name], ctx.spec(name)) for name in FIG4_SCHEMES]
+    caption = ("Fig. 4: (a) PSNR and (b) MS-SSIM versus SNR over AWGN, ρ = 1/16, mean over images with 95 % CI. "
+               "Ours = adaptive steps (T_max = 3), empirical s₁, α = 1 denoiser, phase-3 finetuned decoder; "
+               "CDDM with its finetuned decoder when shipped (else the JSCC-T decoder, see its config); "
+               "BPG+LDPC+4-QAM in the same n channel uses; BPG+capacity = BPG at the rate of an ideal code.")
+    return _curves_figure(ctx, "fig4", curves, ctx.settings.snrs, "Fig. 4: reconstruction quality over AWGN",
+                          caption, FIG4_REQUIRED, ("psnr", "ms_ssim"), {n: style_for(n) for n in FIG4_SCHEMES})
+
+
+def _fig5(ctx: FigureContext) -> FigureReport:
+    keys = [base for _, base in FIG5_VARIANTS]
+    curves = [(base, f"s₁ = {mode}" + (" (eq. 1)" if mode == "empirical" else ""), ctx.spec(base))
+              for mode, base in FIG5_VARIANTS]
+    caption = ("Fig. 5: PSNR versus SNR of Ours (adaptive steps, α = 1, phase-3 finetuned decoder) with the initial "
+               "similarity score s₁ = empirical (eq. 1), 0, 0.5, 1, or uniform in [0, 1] (random, seeded by the "
+               "received latent); mean over images with 95 % CI.")
+    return _curves_figure(ctx, "fig5", curves, ctx.settings.snrs, "Fig. 5: initial similarity score s₁",
+                          caption, None, ("psnr",), _curve_styles(keys))
+
+
+def _paired_gain(rows: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict[float, tuple[float, float, int]]:
+    """Per SNR: mean and 95 % CI over images of PSNR(rows) − PSNR(base) on the same noise."""
+    ref = {(r["image_id"], round(float(r["snr_db"]), 6), r["realization"]): r["psnr"] for r in base}
+    diffs: dict[float, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        key = (r["image_id"], round(float(r["snr_db"]), 6), r["realization"])
+        b = ref.get(key)
+        if b is not None and math.isfinite(r["psnr"]) and math.isfinite(b):
+            diffs[key[1]][r["image_id"]].append(r["psnr"] - b)
+    out = {}
+    for snr, per_image in sorted(diffs.items()):
+        mean, ci = mean_and_ci95([sum(v) / len(v) for v in per_image.values()])
+        out[snr] = (mean, ci, len(per_image))
+    return out
+
+
+def _fig6(ctx: FigureContext) -> FigureReport:
+    import matplotlib.pyplot as plt
+
+    snrs = ctx.settings.snrs
+    base_spec = ctx.spec(FIG6_BASELINE)
+    base_rows = ctx.sweep(base_spec, snrs, "fig6")
+    base_psnr = {s.snr_db: s.psnr for s in summarize(base_rows)}
+    fixed = [spec for label, spec in FIG6_CURVES if label != "adaptive"]
+    family = _curve_styles(["ours", *fixed])  # adaptive: Ours' own style; fixed T: its variants
+    styles = {spec: family.get(spec, family["ours"]) for _, spec in FIG6_CURVES}
+    data, rows_csv = [], []
+    for label, base in FIG6_CURVES:
+        spec = ctx.spec(base)
+        rows = ctx.sweep(spec, snrs, "fig6")
+        gains = _paired_gain(rows, base_rows)
+        by_snr = {s.snr_db: s for s in summarize(rows)}
+        points = [{"snr_db": snr, "gain_db": g, "gain_ci95": ci, "n_images": n, "psnr": by_snr[snr].psnr,
+                   "baseline_psnr": base_psnr.get(snr), "mean_steps": by_snr[snr].extras.get("steps")}
+                  for snr, (g, ci, n) in gains.items()]
+        data.append({"label": label, "spec": spec, "result_file": ctx.result_file(spec), "points": points})
+        rows_csv += [{"curve": label, "spec": spec, **p} for p in points]
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    try:
+        ax.axhline(0.0, color="black", linewidth=0.8, label="no denoising (T = 0)")
+        for (label, base), curve in zip(FIG6_CURVES, data):
+            pts = [{"snr_db": p["snr_db"], "gain": p["gain_db"], "gain_ci95": p["gain_ci95"]} for p in curve["points"]]
+            errorbar(ax, pts, "gain", label, styles[base])
+            if label == "adaptive":
+                for p in curve["points"]:
+                    if p["mean_steps"] is not None and p["gain_db"] is not None and math.isfinite(p["gain_db"]):
+                        ax.annotate(f"{p['mean_steps']:.2f}", (p["snr_db"], p["gain_db"]), textcoords="offset points",
+                                    xytext=(0, 9), ha="center", fontsize=7, color=styles[base]["color"])
+        axes_style(ax, "PSNR gain over no denoising (dB)")
+        ax.legend(fontsize="small", loc="best")
+        ax.set_title(f"Fig. 6: denoising steps (T_max = 3) — {ctx.dataset}, {len(ctx.images)} images\n"
+                     "decoder: phase-1 JSCC-T for all curves; numbers: mean adaptive steps", fontsize="medium")
+        stem = ctx.settings.figure_dir / "fig6"
+        files = save_figure(fig, stem)
+    finally:
+        plt.close(fig)
+    caption = ("Fig. 6: PSNR gain over no denoising versus SNR for fixed T = 1, 2, 3 steps and adaptive steps "
+               "(T_max = 3, stop when the predicted SS decreases). Every curve and the baseline (steps = 0) use the "
+               "phase-1 JSCC-T decoder (decoder=jscc), so the baseline is exactly JSCC-T and the gain isolates the "
+               "denoiser. Gains are per-image paired differences under the same channel noise, mean over images "
+               "with 95 % CI; the numbers at the adaptive points are the mean number of steps taken.")
+    files += [write_csv(stem.with_suffix(".csv"), rows_csv),
+              write_json(stem.with_suffix(".json"), ctx.meta("fig6") | {
+                  "title": "Fig. 6: PSNR gain over no denoising", "caption": caption, "decoder": "jscc",
+                  "snrs": snrs, "baseline": {"spec": base_spec, "result_file": ctx.result_file(base_spec),
+                                             "psnr": [{"snr_db": k, "psnr": v} for k, v in base_psnr.items()]},
+                  "curves": data, "missing": {}})]
+    return FigureReport("fig6", files, f"{len(data)} curves × {len(snrs)} SNR points, {len(ctx.images)} images, decoder=jscc")
+
+
+_MAKERS: dict[str, Callable[[FigureContext], FigureReport]] = {
+    "fig4": _fig4, "fig5": _fig5, "fig6": _fig6, "fig7": fig7_figure, "table1": table1_figure,
+}
+
+
+def make_figure(name: str, ctx: FigureContext) -> FigureReport:
+    """Compute (sweeping what is missing) and write one figure or table.
+
+    :raises FigureError: a scheme the figure needs is unavailable, or a named image is missing.
+    :raises simulator.data.DataError: an image cannot be read.
+    :raises simulator.results.ResultsError: a result file is corrupt.
+    """
+    if name not in _MAKERS:
+        raise ValueError(f"unknown figure {name!r}; accepted: {', '.join(FIGURES)}, all")
+    return _MAKERS[name](ctx)
+
+
+# --- command line -----------------------------------------------------------------------
+
+class UsageError(Exception):
+    """Bad command-line arguments."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def _crop(text: str) -> tuple[int, int, int]:
+    try:
+        x, y, size = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not X,Y,SIZE (three integers)") from None
+    if x < 0 or y < 0 or size < 4:
+        raise argparse.ArgumentTypeError(f"{text!r}: need X, Y >= 0 and SIZE >= 4")
+    return x, y, size
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``semcom-figures`` argument parser."""
+    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("figure", choices=[*FIGURES, "all"], help="what to make")
+    p.add_argument("--quick", action="store_true", help="first 2 images, SNR -3,2,7,12, 1 latency repeat, "
+                   "eager LDPC decoding (bpg-ldpc:compile=off); figures in OUT/quick, rows in OUT/quick/results")
+    p.add_argument("--out", default="results/paper", help="output folder (default results/paper)")
+    p.add_argument("--config", default="cpu", help="weights set of the learned schemes: cpu, paper or tiny")
+    p.add_argument("--dataset", default="kodak", help="data-set name (looked up, see --data-dir) or a folder path")
+    p.add_argument("--data-dir", help="folder holding data sets (else $SEMCOM_DATA, then ../shared/datasets)")
+    p.add_argument("--results-dir", help="result store (default results/, with --quick OUT/quick/results)")
+    p.add_argument("--snr", help=f"SNR points of Figs. 4-6: {SNR_FORMS} (default -3:12, quick -3,2,7,12)")
+    p.add_argument("--limit", type=_positive_int, help="only the first N images (quick: 2)")
+    p.add_argument("--seed", type=int, default=0, help="channel-noise seed (common random numbers)")
+    p.add_argument("--realizations", type=_positive_int, default=1, help="noise realisations per image and SNR")
+    p.add_argument("--batch-size", type=_positive_int, default=24, help="transmissions per transmit_batch call")
+    p.add_argument("--fig7-image", help=f"Fig. 7 image id or file stem (default {FIG7_DEFAULT_IMAGE}, else the first)")
+    p.add_argument("--fig7-snr", type=float, default=0.0, help="Fig. 7 SNR in dB (default 0)")
+    p.add_argument("--fig7-crop", type=_crop, help="Fig. 7 zoom window X,Y,SIZE in pixels (default: most textured)")
+    p.add_argument("--latency-images", type=_positive_int, help="images timed for Table I (default 8, quick 2)")
+    p.add_argument("--latency-repeats", type=_positive_int, help="timed rounds for Table I (default 5, quick 1)")
+    p.add_argument("--latency-warmup", type=int, default=1, help="untimed transmissions per scheme and SNR first")
+    p.add_argument("--scheme-option", action="append", default=[], metavar="NAME:KEY=VALUE",
+                   help="extra option for every spec of scheme NAME (or alias bpg-ldpc), e.g. bpg-ldpc:compile=off; "
+                   "repeatable; options a figure sets itself (steps, s1, alpha, decoder) are kept")
+    p.add_argument("--threads", type=_positive_int, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def _scheme_options(items: list[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        name, sep, rest = item.partition(":")
+        pairs = [opt.split("=", 1) for opt in rest.split(":")] if sep else []
+        if not name or not pairs or any(len(p) != 2 or not p[0] for p in pairs):
+            raise ValueError(f"bad --scheme-option {item!r}; expected NAME:KEY=VALUE[:KEY=VALUE]")
+        known = [*available_schemes(), *ALIASES]
+        if name not in known:
+            raise ValueError(f"bad --scheme-option {item!r}: unknown scheme {name!r}; accepted: {', '.join(known)}")
+        out.setdefault(name, {}).update({k.strip(): v.strip() for k, v in pairs})
+    return out
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--snr -3:12`` → ``--snr=-3:12`` (argparse would take ``-3:12`` for an option)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token, nxt = argv[i], argv[i + 1] if i + 1 < len(argv) else ""
+        if token in ("--snr", "--seed", "--fig7-snr") and len(nxt) > 1 and nxt[0] == "-" and (nxt[1].isdigit() or nxt[1] == "."):
+            out.append(f"{token}={nxt}")
+            i += 2
+        else:
+            out.append(token)
+            i += 1
+    return out
+
+
+def _error(message: object) -> None:
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def _tqdm_progress(total: int, desc: str):  # noqa: ANN202 (a tqdm bar)
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``semcom-figures``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(_join_negative_values(argv))
+    except UsageError as exc:
+        _error(exc)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    try:
+        settings = FigureSettings(
+            out=Path(args.out), quick=args.quick, config=args.config, dataset=args.dataset, data_dir=args.data_dir,
+            results_dir=Path(args.results_dir) if args.results_dir else None,
+            snrs=parse_snr_spec(args.snr) if args.snr else None, limit=args.limit, seed=args.seed,
+            realizations=args.realizations, batch_size=args.batch_size, fig7_image=args.fig7_image,
+            fig7_snr=args.fig7_snr, fig7_crop=args.fig7_crop, latency_images=args.latency_images,
+            latency_repeats=args.latency_repeats, latency_warmup=args.latency_warmup,
+            scheme_options=_scheme_options(args.scheme_option))
+        ctx = FigureContext(settings, None if args.no_progress else _tqdm_progress)
+    except (ValueError, DataError) as exc:
+        _error(exc)
+        return 2
+
+    names = list(FIGURES) if args.figure == "all" else [args.figure]
+    if "fig7" in names and settings.fig7_image:
+        try:
+            find_fig7_image(ctx)
+        except FigureError as exc:
+            _error(exc)
+            return 2
+    failed = []
+    for name in names:
+        try:
+            report = make_figure(name, ctx)
+        except FigureError as exc:
+            _error(exc)
+            failed.append(name)
+            continue
+        except (DataError, ResultsError) as exc:
+            _error(f"{name}: {exc}")
+            failed.append(name)
+            continue
+        except KeyboardInterrupt:
+            _error("interrupted; rerun the same command to resume the sweeps")
+            return 130
+        for warning in report.warnings:
+            print(f"{PROG}: warning: {name}: {warning}", file=sys.stderr)
+        kinds = ",".join(sorted({p.suffix.lstrip(".") for p in report.files}))
+        print(f"{name}: {report.summary} -> {settings.figure_dir / name}.{{{kinds}}}")
+    done = len(names) - len(failed)
+    print(f"{done}/{len(names)} written under {settings.figure_dir} (rows in {settings.results_dir}) "
+          f"in {time.perf_counter() - t0:.0f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Fig. 7 (α = 1 vs α = 0 restored image) and Table I (receiver latency) of ``semcom-figures``.
+
+Kept apart from :mod:`simulator.figures` (the SNR-sweep figures and the CLI) to keep modules
+short; both functions take the shared :class:`simulator.figures.FigureContext`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from simulator.channel import noise_generator, unit_noise
+from simulator.data import ImageItem, list_images, load_image
+from simulator.figure_output import FigureError, FigureReport, save_figure, write_csv, write_json
+from simulator.latency import device_info, measure_receiver_latency, move_scheme
+from simulator.metrics import ms_ssim, psnr, quantize_8bit
+from simulator.results import summarize
+from simulator.schemes.base import Scheme, Transmission
+
+if TYPE_CHECKING:
+    from simulator.figures import FigureContext
+
+__all__ = ["fig7_figure", "table1_figure", "find_fig7_image", "busiest_window", "hf_energy", "FIG7_SPECS",
+           "FIG7_DEFAULT_IMAGE", "TABLE1_SNRS", "TABLE1_SCHEMES", "PAPER_TABLE1"]
+
+#: Fig. 7: α = 1 vs α = 0 denoiser, both with the phase-1 JSCC-T decoder.
+FIG7_SPECS = (("alpha1", "w/ SS loss (α = 1)", "ours:decoder=jscc"),
+              ("alpha0", "w/o SS loss (α = 0)", "ours:alpha=0:decoder=jscc"))
+FIG7_DEFAULT_IMAGE = "kodim23"
+TABLE1_SNRS = [-3.0, 2.0, 7.0, 12.0]
+#: (scheme, required): a missing optional scheme is left out of Table I with a warning.
+TABLE1_SCHEMES = (("jscc-t", True), ("ours", True), ("cddm", False))
+#: The paper's Table I (ms; hardware not stated), for the ratios only.
+PAPER_TABLE1 = {"snr_db": TABLE1_SNRS, "jscc-t": [23.12, 22.78, 25.05, 24.19], "ours": [45.16, 37.02, 38.85, 41.55],
+                "cddm": [2106.94, 2057.07, 2052.14, 1654.87]}
+
+_LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+
+
+def _luma(image: torch.Tensor) -> torch.Tensor:
+    r, g, b = image[0], image[1], image[2]
+    return (0.299 * r + 0.587 * g + 0.114 * b)[None, None]
+
+
+def _laplacian_energy(image: torch.Tensor) -> torch.Tensor:
+    """``[1, 1, H, W]`` squared Laplacian of the luma (high-frequency energy map)."""
+    return F.conv2d(F.pad(_luma(image), (1, 1, 1, 1), mode="replicate"), _LAPLACIAN).pow(2)
+
+
+def hf_energy(image: torch.Tensor, box: tuple[int, int, int] | None = None) -> float:
+    """Mean squared Laplacian of the luma of ``[3, H, W]`` (in ``box = (x, y, size)`` if given)."""
+    e = _laplacian_energy(image)[0, 0]
+    if box is not None:
+        x, y, size = box
+        e = e[y : y + size, x : x + size]
+    return float(e.mean())
+
+
+def busiest_window(image: torch.Tensor, size: int) -> tuple[int, int, int]:
+    """``(x, y, size)`` of the square window with the most high-frequency energy."""
+    h, w = image.shape[-2:]
+    size = max(4, min(size, h, w))
+    stride = max(1, size // 4)
+    pooled = F.avg_pool2d(_laplacian_energy(image), size, stride=stride)[0, 0]
+    iy, ix = divmod(int(pooled.argmax()), pooled.shape[1])
+    return ix * stride, iy * stride, size
+
+
+def find_fig7_image(ctx: FigureContext) -> ImageItem:
+    """The Fig. 7 image: ``fig7_image`` (id, stem or file name), else kodim23, else the first.
+
+    :raises FigureError: a named image is not in the data set.
+    """
+    pool = list_images(ctx.folder)
+    want = ctx.settings.fig7_image
+    for name in [want] if want else [FIG7_DEFAULT_IMAGE]:
+        for item in pool:
+            if name in (item.image_id, item.path.stem, item.path.name):
+                return item
+    if want:
+        examples = ", ".join(i.path.stem for i in pool[:4])
+        raise FigureError(f"fig7: image {want!r} not in {ctx.folder} (e.g. {examples})")
+    return pool[0]
+
+
+def _hwc(image: torch.Tensor) -> np.ndarray:
+    return quantize_8bit(image.detach().float().cpu()).permute(1, 2, 0).numpy()
+
+
+def _save_png(image: torch.Tensor, path: Any) -> Any:
+    Image.fromarray((_hwc(image) * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+def fig7_figure(ctx: FigureContext) -> FigureReport:
+    """One image at ``fig7_snr`` restored by the α = 1 and α = 0 denoisers (same noise, same
+    decoder), with PSNR annotated and zoomed crops of the most textured window."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    s = ctx.settings
+    item = find_fig7_image(ctx)
+    image = load_image(item.path)
+    h, w = image.shape[-2:]
+    snr = float(s.fig7_snr)
+    recs: dict[str, dict[str, Any]] = {}
+    for key, label, base in FIG7_SPECS:
+        spec = ctx.spec(base)
+        scheme = ctx.require(spec, "fig7")
+        noise = unit_noise(scheme.channel_uses(h, w), noise_generator(s.seed, item.image_id, snr, 0))
+        with torch.no_grad():
+            rec = scheme.transmit(Transmission(scheme.encode(image), image, noise), snr)
+        recs[key] = {"label": label, "spec": spec, "image": rec.image.detach().cpu(), "extras": dict(rec.extras)}
+    auto = s.fig7_crop is None
+    box = busiest_window(image, max(16, min(h, w) // 4)) if auto else s.fig7_crop
+    x, y, size = box
+    if x + size > w or y + size > h:
+        raise FigureError(f"fig7: crop {box} does not fit the {w}×{h} image")
+    crop = (slice(None), slice(y, y + size), slice(x, x + size))
+    hf_orig = hf_energy(image, box)
+    for r in recs.values():
+        rec_q = quantize_8bit(r["image"])
+        r["psnr"] = float(psnr(image, rec_q)[0])
+        r["ms_ssim"] = float(ms_ssim(image, rec_q)[0]) if min(h, w) > 160 else None
+        r["crop_psnr"] = float(psnr(image[crop], rec_q[crop])[0])
+        r["hf_energy_ratio"] = hf_energy(rec_q) / hf_energy(image)
+        r["crop_hf_energy_ratio"] = hf_energy(rec_q, box) / hf_orig if hf_orig > 0 else math.nan
+
+    # context: the same two receivers on the figure's images at this SNR (the result store)
+    dataset_mean = {}
+    for key, _, base in FIG7_SPECS:
+        spec = ctx.spec(base)
+        (summary,) = summarize(ctx.sweep(spec, [snr], "fig7"))
+        dataset_mean[key] = {"spec": spec, "psnr": summary.psnr, "psnr_ci95": summary.psnr_ci95,
+                             "ms_ssim": summary.ms_ssim, "n_images": summary.n_images,
+                             "mean_steps": summary.extras.get("steps"), "result_file": ctx.result_file(spec)}
+
+    panels = [("original", "Original", image)] + [(k, r["label"], r["image"]) for k, r in recs.items()]
+    fig, axes = plt.subplots(2, 3, figsize=(12, 4 * h / w + 4.4), constrained_layout=True,
+                             gridspec_kw={"height_ratios": [h / w, 1.0]})
+    try:
+        for col, (key, label, img) in enumerate(panels):
+            top, bottom = axes[0][col], axes[1][col]
+            top.imshow(_hwc(img))
+            top.add_patch(Rectangle((x - 0.5, y - 0.5), size, size, fill=False, edgecolor="yellow", linewidth=1.5))
+            bottom.imshow(_hwc(img[crop]), interpolation="nearest")
+            if key == "original":
+                top.set_title(f"Original ({item.path.stem})", fontsize="medium")
+                bottom.set_title(f"zoom x={x}, y={y}, {size}×{size}", fontsize="small")
+            else:
+                r = recs[key]
+                top.set_title(f"{label}\nPSNR = {r['psnr']:.2f} dB", fontsize="medium")
+                bottom.set_title(f"crop PSNR {r['crop_psnr']:.2f} dB, HF energy {r['crop_hf_energy_ratio']:.2f}×",
+                                 fontsize="small")
+            for ax in (top, bottom):
+                ax.set_xticks([])
+                ax.set_yticks([])
+        fig.suptitle(f"Fig. 7: latent denoiser trained w/ and w/o SS loss — SNR = {snr:g} dB, "
+                     "decoder: phase-1 JSCC-T for both", fontsize="medium")
+        stem = s.figure_dir / "fig7"
+        files = save_figure(fig, stem)
+    finally:
+        plt.close(fig)
+    files += [_save_png(image, stem.with_name("fig7_original.png"))]
+    files += [_save_png(r["image"], stem.with_name(f"fig7_{k}.png")) for k, r in recs.items()]
+
+    caption = (f"Fig. 7: {item.image_id} at SNR = {snr:g} dB restored by Ours with the denoiser trained with "
+               "(α = 1) and without (α = 0) the SS loss. Both use the phase-1 JSCC-T decoder (decoder=jscc) and "
+               "adaptive steps, so only the denoiser weights differ, and the same channel noise "
+               "(unit_noise(n, noise_generator(seed, image_id, snr, 0)), the sweep's common random numbers). "
+               "PSNR on the 8-bit reconstruction; bottom row: the window with the most high-frequency energy "
+               "(HF energy = mean squared Laplacian of the luma, relative to the original; < 1 means smoother).")
+    out_recs = {k: {kk: vv for kk, vv in r.items() if kk != "image"} for k, r in recs.items()}
+    files += [
+        write_csv(stem.with_suffix(".csv"), [
+            {"panel": "original", "spec": "", "psnr": None, "ms_ssim": None, "crop_psnr": None,
+             "hf_energy_ratio": 1.0, "crop_hf_energy_ratio": 1.0, "steps": None},
+            *({"panel": k, "spec": r["spec"], "psnr": r["psnr"], "ms_ssim": r["ms_ssim"], "crop_psnr": r["crop_psnr"],
+               "hf_energy_ratio": r["hf_energy_ratio"], "crop_hf_energy_ratio": r["crop_hf_energy_ratio"],
+               "steps": r["extras"].get("steps")} for k, r in out_recs.items())]),
+        write_json(stem.with_suffix(".json"), ctx.meta("fig7") | {
+            "title": "Fig. 7: restored image, denoiser w/ vs w/o SS loss", "caption": caption, "decoder": "jscc",
+            "image_id": item.image_id, "image_size": [int(h), int(w)], "snr_db": snr, "realization": 0,
+            "crop": {"x": x, "y": y, "size": size, "auto": auto}, "original_hf_energy_crop": hf_orig,
+            "reconstructions": out_recs, "psnr_gain_alpha1_over_alpha0_db": recs["alpha1"]["psnr"] - recs["alpha0"]["psnr"],
+            "dataset_mean": dataset_mean}),
+    ]
+    summary = (f"{item.image_id} at {snr:g} dB: α=1 {recs['alpha1']['psnr']:.2f} dB, "
+               f"α=0 {recs['alpha0']['psnr']:.2f} dB (decoder=jscc)")
+    return FigureReport("fig7", files, summary)
+
+
+# --- Table I --------------------------------------------------------------------------------
+
+def _probe(schemes: list[tuple[str, str, Scheme]], image: tuple[str, torch.Tensor], device: str
+           ) -> tuple[list[tuple[str, str, Scheme]], dict[str, str]]:
+    """The schemes that run on ``device`` (one transmission each), and why the others do not."""
+    ok, errors = [], {}
+    for label, spec, scheme in schemes:
+        try:
+            measure_receiver_latency([(label, spec, scheme)], [image], [0.0], repeats=1, warmup=0, device=device)
+            ok.append((label, spec, scheme))
+        except Exception as exc:  # noqa: BLE001 - reported in the table, the other schemes still run
+            errors[spec] = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            move_scheme(scheme, "cpu")
+    return ok, errors
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b not in (None, 0) else None
+
+
+def _table_rows(points: list[Any], snrs: list[float]) -> list[dict[str, Any]]:
+    by = {(p.label, p.snr_db): p for p in points}
+    rows = []
+    for snr in snrs:
+        med = {name: (by[(name, snr)].median_ms if (name, snr) in by else None) for name in ("jscc-t", "ours", "cddm")}
+        steps = {name: (by[(name, snr)].extras_mean.get("steps") if (name, snr) in by else None) for name in ("ours", "cddm")}
+        rows.append({"snr_db": snr, "jscc_t_ms": med["jscc-t"], "ours_ms": med["ours"], "cddm_ms": med["cddm"],
+                     "ours_over_jscc_t": _ratio(med["ours"], med["jscc-t"]), "cddm_over_ours": _ratio(med["cddm"], med["ours"]),
+                     "ours_mean_steps": steps["ours"], "cddm_mean_steps": steps["cddm"]})
+    return rows
+
+
+def _fmt(v: float | None, digits: int = 2) -> str:
+    return "n/a" if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _markdown(table: dict[str, Any]) -> str:
+    lines = ["# Table I: receiver latency (ms)", "",
+             f"{table['method']}", "",
+             f"Images: {', '.join(table['images'])}; {table['repeats']} timed round(s) after {table['warmup']} "
+             f"warm-up transmission(s) per scheme and SNR; seed {table['seed']}; weights config `{table['config']}`.", ""]
+    for dev, d in table["devices"].items():
+        info = d["info"]
+        where = f"{info['cpu']}, {info['torch_threads']} torch threads" + (f"; GPU {info['gpu']}" if info.get("gpu") else "")
+        lines += [f"## {dev}: {where} (torch {info['torch']})", "",
+                  "| SNR (dB) | JSCC-T | Ours | CDDM | Ours/JSCC-T | CDDM/Ours | Ours steps | CDDM steps |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in d["rows"]:
+            lines.append(f"| {r['snr_db']:g} | {_fmt(r['jscc_t_ms'])} | {_fmt(r['ours_ms'])} | {_fmt(r['cddm_ms'])} | "
+                         f"{_fmt(r['ours_over_jscc_t'])} | {_fmt(r['cddm_over_ours'])} | {_fmt(r['ours_mean_steps'])} | "
+                         f"{_fmt(r['cddm_mean_steps'], 1)} |")
+        for spec, why in d["errors"].items():
+            lines.append(f"\n{spec} could not run on {dev}: {why}")
+        lines.append("")
+    for spec, why in table["missing"].items():
+        lines.append(f"{spec} left out: {why}  ")
+    p = table["paper_reference"]
+    lines += ["", "## Paper (Table I; hardware not stated)", "",
+              "| SNR (dB) | JSCC-T | Ours | CDDM | Ours/JSCC-T | CDDM/Ours |", "| --- | --- | --- | --- | --- | --- |"]
+    for i, snr in enumerate(p["snr_db"]):
+        j, o, c = p["jscc-t"][i], p["ours"][i], p["cddm"][i]
+        lines.append(f"| {snr:g} | {j:.2f} | {o:.2f} | {c:.2f} | {o / j:.2f} | {c / o:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def table1_figure(ctx: FigureContext) -> FigureReport:
+    """Receiver latency of JSCC-T, Ours and CDDM at −3, 2, 7, 12 dB in this process (CPU, and
+    CUDA when available), medians after warm-up, with the Ours/JSCC-T and CDDM/Ours ratios."""
+    s = ctx.settings
+    schemes, missing = [], {}
+    for name, required in TABLE1_SCHEMES:
+        spec = ctx.spec(name)
+        scheme = ctx.scheme(spec)
+        if isinstance(scheme, str):
+            if required:
+                raise FigureError(f"table1: scheme {spec} unavailable: {scheme}")
+            missing[spec] = scheme
+        else:
+            schemes.append((name, spec, scheme))
+    items = ctx.images[: s.latency_images]
+    images = [(item.image_id, load_image(item.path)) for item in items]
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    per_device = {}
+    for dev in devices:
+        runnable, errors = (schemes, {}) if dev == "cpu" else _probe(schemes, images[0], dev)
+        try:
+            points = measure_receiver_latency(runnable, images, TABLE1_SNRS, repeats=s.latency_repeats,
+                                              warmup=s.latency_warmup, seed=s.seed, device=dev) if runnable else []
+        finally:
+            if dev != "cpu":
+                for _, _, scheme in schemes:
+                    move_scheme(scheme, "cpu")
+        per_device[dev] = {"info": device_info(dev), "errors": errors, "rows": _table_rows(points, TABLE1_SNRS),
+                           "points": [p.to_json() for p in points]}
+    method = ("Receiver latency = channel output → reconstructed image (latent denoising + decoder; "
+              "Reception.receiver_s on the CPU, synchronised wall time of transmit on CUDA), one image at a time, "
+              "all schemes in this one process on the same images and the same channel noise; median over "
+              "(image, repeat) samples, schemes interleaved round by round.")
+    table = {"table": "table1", "title": "Table I: receiver latency (ms)", "method": method,
+             "snrs": TABLE1_SNRS, "images": [i.image_id for i in items], "repeats": s.latency_repeats,
+             "warmup": s.latency_warmup, "seed": s.seed, "config": s.config, "quick": s.quick,
+             "specs": {name: spec for name, spec, _ in schemes}, "missing": missing, "devices": per_device,
+             "paper_reference": PAPER_TABLE1}
+    stem = s.figure_dir / "table1"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    md = stem.with_suffix(".md")
+    md.write_text(_markdown(table))
+    files = [md, write_csv(stem.with_suffix(".csv"), [{"device": dev, **row} for dev, d in per_device.items()
+                                                       for row in d["rows"]]),
+             write_json(stem.with_suffix(".json"), ctx.meta("table1") | table)]
+    cpu = per_device["cpu"]["rows"]
+    ratios = ", ".join(f"{r['snr_db']:g} dB: {_fmt(r['ours_over_jscc_t'])}" for r in cpu)
+    warnings = [f"{spec} left out: {why}" for spec, why in missing.items()]
+    warnings += [f"{spec} not timed on {dev}: {why}" for dev, d in per_device.items() for spec, why in d["errors"].items()]
+    return FigureReport("table1", files, f"{len(images)} images × {s.latency_repeats} repeats on "
+                        f"{'+'.join(devices)}; Ours/JSCC-T (cpu) {ratios}", warnings)

@@ -1,0 +1,200 @@
+"""Receiver latency of schemes, measured in one process on the same images (paper Table I).
+
+Receiver latency is the time from the channel output to the reconstructed image: for the
+learned schemes, latent denoising (if any) plus the decoder, i.e. what
+:attr:`simulator.schemes.base.Reception.receiver_s` times.  Method:
+
+* every scheme encodes the same images once; every (image, SNR) uses the sweep's common
+  noise ``unit_noise(n, noise_generator(seed, image_id, snr, 0))``, so adaptive schemes
+  (``ours``' step count, CDDM's start step) see exactly the inputs of the result files;
+* ``warmup`` untimed transmissions per (scheme, SNR) first (allocator, kernel selection);
+* then ``repeats`` rounds; in each round the schemes take turns (their order rotated from
+  round to round) over all SNR points and images, so slow drifts of a shared machine hit all
+  schemes alike; the median over (image, repeat) samples is reported, with the quartiles;
+* on the CPU the sample is ``Reception.receiver_s``; on a CUDA device the scheme's modules
+  are moved there and the sample is the wall time of ``transmit`` between two
+  ``torch.cuda.synchronize()`` calls (``receiver_s`` alone would time kernel launches only;
+  the wall time adds the latent + noise addition, which is negligible).
+
+Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from simulator.channel import noise_generator, unit_noise
+from simulator.schemes.base import Scheme, Transmission
+
+__all__ = ["LatencyPoint", "device_info", "move_scheme", "measure_receiver_latency", "time_call"]
+
+
+@dataclass
+class LatencyPoint:
+    """Receiver latency samples of one (scheme, device, SNR).
+
+    :ivar samples_ms: one sample per (image, repeat), in milliseconds.
+    :ivar extras_mean: means of the schemes' numeric per-image extras (e.g. ``steps``).
+    """
+
+    label: str
+    spec: str
+    device: str
+    snr_db: float
+    samples_ms: list[float] = field(default_factory=list)
+    extras_mean: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    def quantile_ms(self, q: float) -> float:
+        """Linear-interpolated quantile of the samples (``q`` in [0, 1])."""
+        s = sorted(self.samples_ms)
+        pos = q * (len(s) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(s) - 1)
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "spec": self.spec,
+            "device": self.device,
+            "snr_db": self.snr_db,
+            "median_ms": self.median_ms,
+            "p25_ms": self.quantile_ms(0.25),
+            "p75_ms": self.quantile_ms(0.75),
+            "mean_ms": statistics.fmean(self.samples_ms),
+            "n_samples": len(self.samples_ms),
+            "extras_mean": dict(self.extras_mean),
+        }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_info(device: str = "cpu") -> dict[str, Any]:
+    """What a latency number was measured on: CPU model, torch threads, GPU name."""
+    info: dict[str, Any] = {
+        "device": device,
+        "cpu": _cpu_model(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def move_scheme(scheme: Scheme, device: str | torch.device) -> None:
+    """Move every ``nn.Module`` attribute of a scheme (codec, denoiser, CDDM …) to ``device``."""
+    for value in vars(scheme).values():
+        if isinstance(value, nn.Module):
+            value.to(device)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(torch.device(device))
+
+
+def time_call(fn: Any, *, device: str = "cpu", repeats: int = 5, warmup: int = 1) -> list[float]:
+    """Wall times (ms) of ``fn()`` after ``warmup`` untimed calls, synchronising CUDA."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def measure_receiver_latency(
+    schemes: list[tuple[str, str, Scheme]],
+    images: list[tuple[str, torch.Tensor]],
+    snrs: list[float],
+    *,
+    repeats: int = 3,
+    warmup: int = 1,
+    seed: int = 0,
+    device: str = "cpu",
+) -> list[LatencyPoint]:
+    """Receiver latency of each scheme at each SNR on the same images (see the module doc).
+
+    :param schemes: ``(label, spec, scheme)`` triples.
+    :param images: ``(image_id, [3, H, W] tensor)`` pairs; the ids key the common noise.
+    :returns: one :class:`LatencyPoint` per (scheme, SNR), schemes in the given order.
+    :raises RuntimeError: whatever a scheme raises on ``device`` (callers may catch it per scheme).
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    if not schemes or not images or not snrs:
+        raise ValueError("need at least one scheme, one image and one SNR point")
+    jobs: dict[str, list[tuple[float, list[Transmission]]]] = {}
+    with torch.no_grad():
+        for label, _spec, scheme in schemes:
+            if device != "cpu":
+                move_scheme(scheme, device)
+            encoded = [(image_id, image, scheme.encode(image.to(device))) for image_id, image in images]
+            per_snr = []
+            for snr in snrs:
+                txs = []
+                for image_id, image, enc in encoded:
+                    n = scheme.channel_uses(*image.shape[-2:])
+                    noise = unit_noise(n, noise_generator(seed, image_id, snr, 0)).to(device)
+                    txs.append(Transmission(enc, image, noise))
+                per_snr.append((float(snr), txs))
+            jobs[label] = per_snr
+
+        points = {(label, snr): LatencyPoint(label, spec, device, snr)
+                  for label, spec, _ in schemes for snr, _ in jobs[label]}
+        extras: dict[tuple[str, float], dict[str, list[float]]] = {key: {} for key in points}
+
+        def send(scheme: Scheme, tx: Transmission, snr: float) -> tuple[float, dict[str, Any]]:
+            if device == "cpu":
+                rec = scheme.transmit(tx, snr)
+                return rec.receiver_s * 1e3, rec.extras
+            _sync(device)
+            t0 = time.perf_counter()
+            rec = scheme.transmit(tx, snr)
+            _sync(device)
+            return (time.perf_counter() - t0) * 1e3, rec.extras
+
+        for label, _spec, scheme in schemes:
+            for snr, txs in jobs[label]:
+                for _ in range(warmup):
+                    send(scheme, txs[0], snr)
+        for rep in range(repeats):
+            shift = rep % len(schemes)
+            for label, _spec, scheme in schemes[shift:] + schemes[:shift]:
+                for snr, txs in jobs[label]:
+                    for tx in txs:
+                        ms, ex = send(scheme, tx, snr)
+                        points[(label, snr)].samples_ms.append(ms)
+                        for key, value in ex.items():
+                            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                                extras[(label, snr)].setdefault(key, []).append(float(value))
+    for key, point in points.items():
+        point.extras_mean = {k: statistics.fmean(v) for k, v in sorted(extras[key].items())}
+    return list(points.values())
+
