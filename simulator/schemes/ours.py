@@ -68,9 +68,9 @@ class OursScheme(LatentScheme):
         snr = torch.full((z.shape[0],), float(snr_db))
         generator = None
         if self.options["s1"] == "random":  # reproducible: keyed by the received latent itself
-            seed = int.from_bytes(hashlib.sha256(z.numpy().tobytes()[:4096]).digest()[:8], "little") >> 1
+            seed = int.from_bytes(hashlib.sha256(z.detach().cpu().numpy().tobytes()[:4096]).digest()[:8], "little") >> 1
             generator = torch.Generator().manual_seed(seed)
-        s1 = initial_similarity(snr, self.options["s1"], generator)
+        s1 = initial_similarity(snr, self.options["s1"], generator).to(z.device)
         result = self.denoiser.run(z, s1, steps=self.steps, t_max=self.t_max)
         sims = [round(v, 5) for v in result.similarities[0].tolist()]
         return result.latent, {"steps": int(result.steps[0]), "similarities": sims}
