@@ -52,11 +52,7 @@ def _load_all() -> None:
     if _loaded:
         return
     for module in SCHEME_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # a scheme module not written yet
-            if exc.name != module and not module.startswith(str(exc.name)):
-                raise
+        importlib.import_module(module)
     _loaded = True
 
 
