@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from simulator.checkpoints import CheckpointError
+from simulator.cli_common import Parser, UsageError, join_negative_values, positive_int, print_error, tqdm_progress
 from simulator.data import DataError, download_kodak, find_dataset, list_images
 from simulator.registry import ALIASES, available_schemes, create_scheme, parse_scheme_list
 from simulator.results import ResultsError, SummaryRow, result_path, summarize
@@ -30,61 +31,26 @@ __all__ = ["main", "build_parser", "format_table"]
 PROG = "simulate"
 
 
-class UsageError(Exception):
-    """Bad command-line arguments."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``simulate`` argument parser."""
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scheme", help="comma list of scheme specs, e.g. 'bpg-ldpc,ours:steps=2' (see --list-schemes)")
     p.add_argument("--snr", default="-3:12", help=f"SNR points, Es/N0 dB: {SNR_FORMS} (default -3:12)")
     p.add_argument("--dataset", default="kodak", help="data-set name (looked up, see --data-dir) or a folder path")
     p.add_argument("--data-dir", help="folder holding data sets (else $SEMCOM_DATA, then ../shared/datasets)")
-    p.add_argument("--limit", type=_positive_int, help="only the first N images, sorted by name")
-    p.add_argument("--realizations", type=_positive_int, default=1, help="noise realisations per image and SNR")
+    p.add_argument("--limit", type=positive_int, help="only the first N images, sorted by name")
+    p.add_argument("--realizations", type=positive_int, default=1, help="noise realisations per image and SNR")
     p.add_argument("--seed", type=int, default=0, help="channel-noise seed (common random numbers)")
     p.add_argument("--results-dir", default="results", help="root of the result files (default results/)")
     p.add_argument("--force", action="store_true", help="recompute points already in the result files")
-    p.add_argument("--batch-size", type=_positive_int, default=24, help="transmissions per transmit_batch call")
+    p.add_argument("--batch-size", type=positive_int, default=24, help="transmissions per transmit_batch call")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--plot", nargs="?", const="", metavar="PATH", help="plot the curves (default <results>/<dataset>/psnr_msssim.png, + PDF)")
     p.add_argument("--list-schemes", action="store_true", help="list the schemes and exit")
     p.add_argument("--download-kodak", metavar="DIR", help="download Kodak24 into DIR (needs a network) and exit")
-    p.add_argument("--threads", type=_positive_int, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
-
-
-def _join_negative_values(argv: list[str]) -> list[str]:
-    """``--snr -3:12`` → ``--snr=-3:12`` (argparse would take ``-3:12`` for an option)."""
-    out: list[str] = []
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        nxt = argv[i + 1] if i + 1 < len(argv) else ""
-        if token in ("--snr", "--seed") and len(nxt) > 1 and nxt[0] == "-" and (nxt[1].isdigit() or nxt[1] == "."):
-            out.append(f"{token}={nxt}")
-            i += 2
-        else:
-            out.append(token)
-            i += 1
-    return out
 
 
 def _fmt(value: float | None, digits: int, ci: float | None = None) -> str:
@@ -122,23 +88,17 @@ def _list_schemes() -> str:
     return "\n".join(lines)
 
 
-def _error(message: str) -> None:
-    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
-
-
-def _tqdm_progress(total: int, desc: str):  # noqa: ANN202 (a tqdm bar)
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, dynamic_ncols=True)
+def _err(message: object) -> None:
+    print_error(PROG, message)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``simulate`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(_join_negative_values(argv))
+        args = build_parser().parse_args(join_negative_values(argv, ("--snr", "--seed")))
     except UsageError as exc:
-        _error(exc)
+        _err(exc)
         return 2
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
@@ -154,13 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             folder = download_kodak(Path(args.download_kodak))
         except DataError as exc:
-            _error(exc)
+            _err(exc)
             return 1
         print(f"Kodak24 in {folder}", file=sys.stderr)
         if not args.scheme:
             return 0
     if not args.scheme:
-        _error("no --scheme given (see --list-schemes)")
+        _err("no --scheme given (see --list-schemes)")
         return 2
 
     try:
@@ -179,22 +139,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         schemes = [(spec, create_scheme(spec)) for spec in specs]
     except (ValueError, DataError, CheckpointError, ImportError, OSError) as exc:
-        _error(exc)
+        _err(exc)
         return 2
 
     rows = []
     try:
         for spec, scheme in schemes:
-            rows += run_sweep(scheme, spec, images, config, progress=None if args.no_progress else _tqdm_progress)
+            rows += run_sweep(scheme, spec, images, config, progress=None if args.no_progress else tqdm_progress("img"))
             print(f"{spec}: {result_path(config.results_dir, config.dataset, spec)}", file=sys.stderr)
     except DataError as exc:
-        _error(exc)
+        _err(exc)
         return 2
     except ResultsError as exc:
-        _error(exc)
+        _err(exc)
         return 1
     except KeyboardInterrupt:
-        _error("interrupted; rerun the same command to resume")
+        _err("interrupted; rerun the same command to resume")
         return 130
 
     summary = summarize(rows)

@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import torch
 
+from simulator.cli_common import Parser, UsageError, join_negative_values, positive_int, print_error, tqdm_progress
 from simulator.data import DataError, ImageItem, find_dataset, list_images
 from simulator.figure_output import FigureError, FigureReport, axes_style, errorbar, save_figure, write_csv, write_json
 from simulator.figures_extra import FIG7_DEFAULT_IMAGE, fig7_figure, find_fig7_image, table1_figure
@@ -413,25 +414,6 @@ def make_figure(name: str, ctx: FigureContext) -> FigureReport:
 
 # --- command line -----------------------------------------------------------------------
 
-class UsageError(Exception):
-    """Bad command-line arguments."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
-    return value
-
-
 def _crop(text: str) -> tuple[int, int, int]:
     try:
         x, y, size = (int(v) for v in text.split(","))
@@ -444,7 +426,7 @@ def _crop(text: str) -> tuple[int, int, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``semcom-figures`` argument parser."""
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("figure", choices=[*FIGURES, "all"], help="what to make")
     p.add_argument("--quick", action="store_true", help="first 2 images, SNR -3,2,7,12, 1 latency repeat, "
                    "eager LDPC decoding (bpg-ldpc:compile=off); figures in OUT/quick, rows in OUT/quick/results")
@@ -454,20 +436,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder holding data sets (else $SEMCOM_DATA, then ../shared/datasets)")
     p.add_argument("--results-dir", help="result store (default results/, with --quick OUT/quick/results)")
     p.add_argument("--snr", help=f"SNR points of Figs. 4-6: {SNR_FORMS} (default -3:12, quick -3,2,7,12)")
-    p.add_argument("--limit", type=_positive_int, help="only the first N images (quick: 2)")
+    p.add_argument("--limit", type=positive_int, help="only the first N images (quick: 2)")
     p.add_argument("--seed", type=int, default=0, help="channel-noise seed (common random numbers)")
-    p.add_argument("--realizations", type=_positive_int, default=1, help="noise realisations per image and SNR")
-    p.add_argument("--batch-size", type=_positive_int, default=24, help="transmissions per transmit_batch call")
+    p.add_argument("--realizations", type=positive_int, default=1, help="noise realisations per image and SNR")
+    p.add_argument("--batch-size", type=positive_int, default=24, help="transmissions per transmit_batch call")
     p.add_argument("--fig7-image", help=f"Fig. 7 image id or file stem (default {FIG7_DEFAULT_IMAGE}, else the first)")
     p.add_argument("--fig7-snr", type=float, default=0.0, help="Fig. 7 SNR in dB (default 0)")
     p.add_argument("--fig7-crop", type=_crop, help="Fig. 7 zoom window X,Y,SIZE in pixels (default: most textured)")
-    p.add_argument("--latency-images", type=_positive_int, help="images timed for Table I (default 8, quick 2)")
-    p.add_argument("--latency-repeats", type=_positive_int, help="timed rounds for Table I (default 5, quick 1)")
+    p.add_argument("--latency-images", type=positive_int, help="images timed for Table I (default 8, quick 2)")
+    p.add_argument("--latency-repeats", type=positive_int, help="timed rounds for Table I (default 5, quick 1)")
     p.add_argument("--latency-warmup", type=int, default=1, help="untimed transmissions per scheme and SNR first")
     p.add_argument("--scheme-option", action="append", default=[], metavar="NAME:KEY=VALUE",
                    help="extra option for every spec of scheme NAME (or alias bpg-ldpc), e.g. bpg-ldpc:compile=off; "
                    "repeatable; options a figure sets itself (steps, s1, alpha, decoder) are kept")
-    p.add_argument("--threads", type=_positive_int, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
@@ -486,38 +468,17 @@ def _scheme_options(items: list[str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _join_negative_values(argv: list[str]) -> list[str]:
-    """``--snr -3:12`` → ``--snr=-3:12`` (argparse would take ``-3:12`` for an option)."""
-    out: list[str] = []
-    i = 0
-    while i < len(argv):
-        token, nxt = argv[i], argv[i + 1] if i + 1 < len(argv) else ""
-        if token in ("--snr", "--seed", "--fig7-snr") and len(nxt) > 1 and nxt[0] == "-" and (nxt[1].isdigit() or nxt[1] == "."):
-            out.append(f"{token}={nxt}")
-            i += 2
-        else:
-            out.append(token)
-            i += 1
-    return out
-
-
-def _error(message: object) -> None:
-    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
-
-
-def _tqdm_progress(total: int, desc: str):  # noqa: ANN202 (a tqdm bar)
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="pt", file=sys.stderr, dynamic_ncols=True, leave=False)
+def _err(message: object) -> None:
+    print_error(PROG, message)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``semcom-figures``; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(_join_negative_values(argv))
+        args = build_parser().parse_args(join_negative_values(argv, ("--snr", "--seed", "--fig7-snr")))
     except UsageError as exc:
-        _error(exc)
+        _err(exc)
         return 2
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
@@ -533,9 +494,9 @@ def main(argv: list[str] | None = None) -> int:
             fig7_snr=args.fig7_snr, fig7_crop=args.fig7_crop, latency_images=args.latency_images,
             latency_repeats=args.latency_repeats, latency_warmup=args.latency_warmup,
             scheme_options=_scheme_options(args.scheme_option))
-        ctx = FigureContext(settings, None if args.no_progress else _tqdm_progress)
+        ctx = FigureContext(settings, None if args.no_progress else tqdm_progress("pt", leave=False))
     except (ValueError, DataError) as exc:
-        _error(exc)
+        _err(exc)
         return 2
 
     names = list(FIGURES) if args.figure == "all" else [args.figure]
@@ -543,22 +504,22 @@ def main(argv: list[str] | None = None) -> int:
         try:
             find_fig7_image(ctx)
         except FigureError as exc:
-            _error(exc)
+            _err(exc)
             return 2
     failed = []
     for name in names:
         try:
             report = make_figure(name, ctx)
         except FigureError as exc:
-            _error(exc)
+            _err(exc)
             failed.append(name)
             continue
         except (DataError, ResultsError) as exc:
-            _error(f"{name}: {exc}")
+            _err(f"{name}: {exc}")
             failed.append(name)
             continue
         except KeyboardInterrupt:
-            _error("interrupted; rerun the same command to resume the sweeps")
+            _err("interrupted; rerun the same command to resume the sweeps")
             return 130
         for warning in report.warnings:
             print(f"{PROG}: warning: {name}: {warning}", file=sys.stderr)

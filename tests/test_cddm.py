@@ -208,7 +208,7 @@ def test_finetune_reduces_loss_and_exports(cddm_checkpoints: Path) -> None:
         opt.step()
         losses.append(logs["mse"])
     assert losses[-1] < losses[0]
-    assert all(not p.requires_grad for p in task.modules["cddm"].parameters())
+    assert all(not p.requires_grad for p in task.modules["denoiser"].parameters())
     tensors, card = task.export()
     assert set(tensors) == set(task.modules["decoder"].state_dict()) and "cddm_sha256" in card
 

@@ -28,6 +28,7 @@ from simulator.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoi
 from simulator.link import normalize_latent, random_awgn_latent
 from simulator.metrics import psnr
 from simulator.schemes.latent import load_jscc
+from simulator.training.denoiser_task import DecoderFinetuneTask, freeze, jscc_checkpoint_path
 from simulator.training.loop import Task
 
 __all__ = ["CDDMTask", "CDDMFinetuneTask", "load_cddm", "VAL_SNRS_DB"]
@@ -51,16 +52,6 @@ def load_cddm(path: Path) -> tuple[CDDM, dict[str, Any]]:
     return model.eval(), card
 
 
-def _freeze(module: torch.nn.Module) -> torch.nn.Module:
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module.eval()
-
-
-def _jscc_path(args: argparse.Namespace) -> Path:
-    return getattr(args, "jscc", None) or CHECKPOINT_DIR / f"jscc-t-{args.config}.safetensors"
-
-
 class CDDMTask(Task):
     """Phase 2: the CDDM's noise-prediction loss behind the frozen JSCC encoder.
 
@@ -75,8 +66,8 @@ class CDDMTask(Task):
         if codec.cfg.latent_channels != cfg.latent_channels:
             raise ValueError(f"CDDM config {config_name!r} has {cfg.latent_channels} latent channels, the JSCC "
                              f"weights {codec.cfg.latent_channels}")
-        self.modules["encoder"] = _freeze(codec.encoder)
-        self.modules["decoder"] = _freeze(codec.decoder)  # validation PSNR only
+        self.modules["encoder"] = freeze(codec.encoder)
+        self.modules["decoder"] = freeze(codec.decoder)  # validation PSNR only
         self.modules["cddm"] = CDDM(cfg)
         self.cfg, self.config_name, self.min_snr_db = cfg, config_name, min_snr_db
         self.t_max = cfg.steps if min_snr_db is None else int(self.cddm.start_step(min_snr_db)[0])
@@ -84,7 +75,7 @@ class CDDMTask(Task):
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "CDDMTask":
-        return cls(_jscc_path(args), CDDM_CONFIGS[args.config], args.config, getattr(args, "cddm_min_snr", None))
+        return cls(jscc_checkpoint_path(args), CDDM_CONFIGS[args.config], args.config, getattr(args, "cddm_min_snr", None))
 
     @property
     def cddm(self) -> CDDM:
@@ -122,59 +113,28 @@ class CDDMTask(Task):
             "train_min_snr_db": self.min_snr_db, "jscc_sha256": self.jscc_sha}
 
 
-class CDDMFinetuneTask(Task):
+class CDDMFinetuneTask(DecoderFinetuneTask):
     """Phase 3: finetune only the JSCC decoder behind the frozen encoder and CDDM.
 
     :param eta: sampler η (0 = CDDM's deterministic rule).
     :param snr_floor_db: the sampler's optional start-step floor (``None``: exact matching).
     """
 
-    kind = "jscc-decoder"
-
     def __init__(self, jscc_path: Path, cddm_path: Path, config_name: str, eta: float = 0.0,
                  snr_floor_db: float | None = None) -> None:
-        super().__init__()
-        codec, jscc_card = load_jscc(jscc_path)
-        cddm, cddm_card = load_cddm(cddm_path)
-        self.modules["encoder"] = _freeze(codec.encoder)
-        self.modules["cddm"] = _freeze(cddm)
-        self.modules["decoder"] = codec.decoder
-        self.config_name, self.jscc_card, self.cddm_card = config_name, jscc_card, cddm_card
+        cddm, self.cddm_card = load_cddm(cddm_path)
+        super().__init__(jscc_path, cddm, config_name)
         self.eta, self.snr_floor_db = eta, snr_floor_db
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "CDDMFinetuneTask":
         cddm = getattr(args, "cddm", None) or CHECKPOINT_DIR / f"cddm-{args.config}.safetensors"
-        return cls(_jscc_path(args), cddm, args.config)
+        return cls(jscc_checkpoint_path(args), cddm, args.config)
 
-    def trainable(self) -> list[torch.nn.Parameter]:
-        return list(self.modules["decoder"].parameters())
+    def denoise_latent(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(int(torch.randint(1 << 62, ()).item())) if self.eta > 0 else None
+        return self.modules["denoiser"].sample(z, snr_db.cpu(), eta=self.eta, generator=generator,
+                                               snr_floor_db=self.snr_floor_db).latent
 
-    def _reconstruct(self, images: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            self.modules["encoder"].eval()
-            self.modules["cddm"].eval()
-            y = normalize_latent(self.modules["encoder"](images))
-            z = random_awgn_latent(y, snr_db)
-            generator = torch.Generator().manual_seed(int(torch.randint(1 << 62, ()).item())) if self.eta > 0 else None
-            y_hat = self.modules["cddm"].sample(z, snr_db.cpu(), eta=self.eta, generator=generator,
-                                                snr_floor_db=self.snr_floor_db).latent
-        return self.modules["decoder"](y_hat)
-
-    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        mse = (self._reconstruct(images, snr_db) - images).pow(2).mean()
-        return mse, {"mse": mse.item(), "psnr": (10 * torch.log10(1 / mse)).item()}
-
-    def validate(self, images: torch.Tensor) -> dict[str, float]:
-        out = {}
-        for snr in VAL_SNRS_DB:
-            rec = self._reconstruct(images, torch.full((images.shape[0],), snr))
-            out[f"val_psnr_{snr:g}dB"] = psnr(images, rec).mean().item()
-        out["val_psnr"] = out["val_psnr_0dB"]
-        return out
-
-    def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        return dict(self.modules["decoder"].state_dict()), {
-            "config_name": self.config_name, "config": self.jscc_card["config"],
-            "jscc_sha256": self.jscc_card["sha256"], "cddm_sha256": self.cddm_card["sha256"],
-            "sampler": {"eta": self.eta, "snr_floor_db": self.snr_floor_db}}
+    def card_extras(self) -> dict[str, Any]:
+        return {"cddm_sha256": self.cddm_card["sha256"], "sampler": {"eta": self.eta, "snr_floor_db": self.snr_floor_db}}

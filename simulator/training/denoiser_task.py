@@ -25,7 +25,7 @@ from simulator.models.denoiser import DENOISER_CONFIGS, DenoiserConfig, LatentDe
 from simulator.schemes.latent import load_jscc
 from simulator.training.loop import Task
 
-__all__ = ["DenoiserTask", "FinetuneTask", "load_denoiser"]
+__all__ = ["DenoiserTask", "DecoderFinetuneTask", "FinetuneTask", "load_denoiser"]
 
 VAL_SNRS_DB = (-3.0, 0.0, 5.0)
 
@@ -38,14 +38,14 @@ def load_denoiser(path: Path) -> tuple[LatentDenoiser, dict[str, Any]]:
     return model.eval(), card
 
 
-def _freeze(module: torch.nn.Module) -> torch.nn.Module:
+def freeze(module: torch.nn.Module) -> torch.nn.Module:
     for p in module.parameters():
         p.requires_grad_(False)
     return module.eval()
 
 
-def _jscc_path(args: argparse.Namespace) -> Path:
-    return args.jscc or CHECKPOINT_DIR / f"jscc-t-{args.config}.safetensors"
+def jscc_checkpoint_path(args: argparse.Namespace) -> Path:
+    return getattr(args, "jscc", None) or CHECKPOINT_DIR / f"jscc-t-{args.config}.safetensors"
 
 
 class DenoiserTask(Task):
@@ -56,15 +56,15 @@ class DenoiserTask(Task):
     def __init__(self, jscc_path: Path, cfg: DenoiserConfig, config_name: str, alpha: float = 1.0, t_max: int = 3) -> None:
         super().__init__()
         codec, jscc_card = load_jscc(jscc_path)
-        self.modules["encoder"] = _freeze(codec.encoder)
-        self.modules["decoder"] = _freeze(codec.decoder)  # validation PSNR only
+        self.modules["encoder"] = freeze(codec.encoder)
+        self.modules["decoder"] = freeze(codec.decoder)  # validation PSNR only
         self.modules["denoiser"] = LatentDenoiser(cfg)
         self.cfg, self.config_name, self.alpha, self.t_max = cfg, config_name, alpha, t_max
         self.jscc_sha = jscc_card["sha256"]
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "DenoiserTask":
-        return cls(_jscc_path(args), DENOISER_CONFIGS[args.config], args.config, args.alpha, args.tmax)
+        return cls(jscc_checkpoint_path(args), DENOISER_CONFIGS[args.config], args.config, args.alpha, args.tmax)
 
     @property
     def denoiser(self) -> LatentDenoiser:
@@ -114,25 +114,27 @@ class DenoiserTask(Task):
             "t_max": self.t_max, "jscc_sha256": self.jscc_sha}
 
 
-class FinetuneTask(Task):
-    """Phase 3: finetune only the decoder behind the frozen encoder and denoiser (adaptive)."""
+class DecoderFinetuneTask(Task):
+    """Phase 3 of any latent denoiser: finetune only the decoder behind the frozen encoder
+    and the frozen denoiser ``modules["denoiser"]``, with end-to-end MSE (eq. 4).
+    Subclasses implement :meth:`denoise_latent` and say what else the card records."""
 
     kind = "jscc-decoder"
 
-    def __init__(self, jscc_path: Path, denoiser_path: Path, config_name: str) -> None:
+    def __init__(self, jscc_path: Path, denoiser: torch.nn.Module, config_name: str) -> None:
         super().__init__()
-        codec, jscc_card = load_jscc(jscc_path)
-        denoiser, den_card = load_denoiser(denoiser_path)
-        self.modules["encoder"] = _freeze(codec.encoder)
-        self.modules["denoiser"] = _freeze(denoiser)
+        codec, self.jscc_card = load_jscc(jscc_path)
+        self.modules["encoder"] = freeze(codec.encoder)
+        self.modules["denoiser"] = freeze(denoiser)
         self.modules["decoder"] = codec.decoder
-        self.config_name, self.jscc_card, self.den_card = config_name, jscc_card, den_card
-        self.t_max = int(den_card.get("t_max", 3))
+        self.config_name = config_name
 
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "FinetuneTask":
-        den = args.denoiser or CHECKPOINT_DIR / f"denoiser-{args.config}-alpha{args.alpha:g}.safetensors"
-        return cls(_jscc_path(args), den, args.config)
+    def denoise_latent(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        """The frozen receiver's latent processing: ``[B, C, h, w]`` → same (no grad)."""
+        raise NotImplementedError
+
+    def card_extras(self) -> dict[str, Any]:
+        return {}
 
     def trainable(self) -> list[torch.nn.Parameter]:
         return list(self.modules["decoder"].parameters())
@@ -142,8 +144,7 @@ class FinetuneTask(Task):
             self.modules["encoder"].eval()
             self.modules["denoiser"].eval()
             y = normalize_latent(self.modules["encoder"](images))
-            z = random_awgn_latent(y, snr_db)
-            y_hat = self.modules["denoiser"].run(z, initial_similarity(snr_db.cpu()).to(z.device), t_max=self.t_max).latent
+            y_hat = self.denoise_latent(random_awgn_latent(y, snr_db), snr_db)
         return self.modules["decoder"](y_hat)
 
     def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -161,4 +162,25 @@ class FinetuneTask(Task):
     def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return dict(self.modules["decoder"].state_dict()), {
             "config_name": self.config_name, "config": self.jscc_card["config"],
-            "jscc_sha256": self.jscc_card["sha256"], "denoiser_sha256": self.den_card["sha256"]}
+            "jscc_sha256": self.jscc_card["sha256"], **self.card_extras()}
+
+
+class FinetuneTask(DecoderFinetuneTask):
+    """Phase 3 of ours: the decoder behind the frozen encoder and denoiser (adaptive steps)."""
+
+    def __init__(self, jscc_path: Path, denoiser_path: Path, config_name: str) -> None:
+        denoiser, self.den_card = load_denoiser(denoiser_path)
+        super().__init__(jscc_path, denoiser, config_name)
+        self.t_max = int(self.den_card.get("t_max", 3))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "FinetuneTask":
+        den = args.denoiser or CHECKPOINT_DIR / f"denoiser-{args.config}-alpha{args.alpha:g}.safetensors"
+        return cls(jscc_checkpoint_path(args), den, args.config)
+
+    def denoise_latent(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        s1 = initial_similarity(snr_db.cpu()).to(z.device)
+        return self.modules["denoiser"].run(z, s1, t_max=self.t_max).latent
+
+    def card_extras(self) -> dict[str, Any]:
+        return {"denoiser_sha256": self.den_card["sha256"]}
