@@ -38,34 +38,38 @@ from the *received* bits; a BPG decoding error (impossible for correct bits, but
 fatal) also yields the fallback.  ``receiver_s`` is the image's share of the batched
 demap+decode time plus its own BPG decoding time.
 
-Decoder choices (measured with ``benchmarks/bench_ldpc.py``, 768×512 code shapes)
------------------------------------------------------------------------------------
-* ``cn=boxplus-phi`` (Sionna's default, exact sum-product).  ``boxplus`` (tanh form)
-  gives identical block errors.  ``minsum`` costs about the same time per iteration
-  here (the decoder is bound by gather/scatter memory traffic, not check-node
-  arithmetic) but its waterfall sits ~0.7 dB (R = 1/2) and ~0.4 dB (R = 3/4) to the
-  right: 9 blocks at 1.70 dB, R = 1/2 → BLER 0.89 (min-sum) vs 0.00 (boxplus-phi).
-* ``iters=20`` flooding iterations (Sionna's default; the waterfalls then sit near
-  1.0 dB for R = 1/2 and 4.0 dB for R = 3/4 for the 768×512 blocks; the tests check
-  1.2 dB and 4.3 dB for n = 7680).  ``iters=50`` moves them ~0.3–0.5 dB to the left (R = 1/2: BLER 0.00 at
+Decoder choices (measured with ``benchmarks/bench_ldpc.py``, 768×512 code shapes, 9 blocks)
+-------------------------------------------------------------------------------------------
+Throughput below is info Mbit/s per CPU-second, one torch thread (wall times on the
+shared machine varied several-fold with other processes' load).
+
+* ``cn=boxplus-phi`` (Sionna's default, exact sum-product, numerically robust): 0.055
+  (R = 1/2) and 0.145 (R = 3/4) info Mbit/s/CPU-s for 20 full iterations.  ``boxplus``
+  (tanh form) gave identical block errors at every tested SNR and is 1.13–1.23× faster
+  (pass ``cn=boxplus``).  ``minsum`` is only 1.04–1.16× faster (the decoder is bound by
+  gather/scatter memory traffic, not check-node arithmetic) and its waterfall sits
+  ~0.7 dB (R = 1/2) / ~0.4 dB (R = 3/4) to the right (9 blocks at 1.70 dB, R = 1/2:
+  BLER 0.89 vs 0.00), so it is not used.
+* ``iters=20`` flooding iterations (Sionna's default): waterfalls near 1.0 dB (R = 1/2)
+  and 4.0 dB (R = 3/4) for the 768×512 blocks; the tests check 1.2 dB and 4.3 dB for
+  n = 7680.  ``iters=50`` moves them ~0.3–0.5 dB to the left (R = 1/2: BLER 0.00 at
   0.70 dB where 20 iterations give 1.00; R = 3/4: 0.00 at 3.80 dB vs 1.00).  With early
-  termination the extra iterations cost nothing above the waterfall, but 2.5× below it
-  (where every block runs to the limit); pass ``:iters=50`` for the stronger baseline.
+  termination the extra iterations cost nothing above the waterfall (same throughput
+  measured), but 2.5× below it, where every block runs to the limit; pass ``iters=50``
+  for the stronger baseline.
 * CRC-aided early termination (``early_stop=on``): decoding runs in chunks of 2
   iterations; a block stops as soon as its info bits are correct (what a receiver
   checking the 5G code-block CRC does).  The decoder state is carried between chunks
   (flooding BP restarts exactly from its variable-to-check messages; tested), so a
-  block that needs all iterations is decoded exactly as without chunking.  Mean
-  iterations 1 dB above the waterfall: ~9 of 20 → 1.5–1.8× faster; 3 dB above: 4 →
-  ~4× faster.
+  block that needs all iterations is decoded exactly as without chunking.  1 dB above
+  the waterfall blocks need ~8–9 iterations: 2.2–2.3× the throughput; at high SNR 2–4
+  iterations: roughly 5–10×.
 * ``compile=off`` by default.  ``compile=on`` wraps the decoder in ``torch.compile``:
   1.5–2× faster per iteration on CPU, but the 2-iteration graph took 83–138 s to
   compile per code shape on the shared 2-core machine, and an unchunked 20-iteration
   graph did not finish compiling in 10 min.
-* An edge-list rewrite of the BP kernels (no padded gather/scatter) was tried and gave
-  the same decisions at only 1.4–1.6× the speed, so Sionna's decoder is used as is.
-* The decoder runs where the inputs are (CPU here); throughput on this CPU is
-  ~0.01 info Mbit/s for 20 full iterations under load (see the benchmark).
+* An edge-list rewrite of the BP kernels (no padded gather/scatter) gave the same
+  decisions at only 1.4–1.6× the speed, so Sionna's decoder is used unmodified.
 """
 
 from __future__ import annotations
