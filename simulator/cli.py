@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from simulator.checkpoints import CheckpointError
-from simulator.cli_common import Parser, UsageError, join_negative_values, positive_int, print_error, tqdm_progress
+from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print_error, tqdm_progress
 from simulator.data import DataError, download_kodak, find_dataset, list_images
 from simulator.registry import ALIASES, available_schemes, create_scheme, parse_scheme_list
 from simulator.results import ResultsError, SummaryRow, result_path, summarize
@@ -94,14 +94,9 @@ def _err(message: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``simulate`` command; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = build_parser().parse_args(join_negative_values(argv, ("--snr", "--seed")))
-    except UsageError as exc:
-        _err(exc)
-        return 2
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
+    args = parse_or_exit_code(build_parser(), argv, ("--snr", "--seed"), PROG)
+    if isinstance(args, int):
+        return args
 
     if args.threads:
         import torch

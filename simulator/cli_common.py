@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Iterable
 
-__all__ = ["UsageError", "Parser", "positive_int", "join_negative_values", "print_error", "tqdm_progress"]
+__all__ = ["UsageError", "Parser", "parse_or_exit_code", "positive_int", "join_negative_values", "print_error", "tqdm_progress"]
 
 
 class UsageError(Exception):
@@ -61,3 +61,17 @@ def tqdm_progress(unit: str, leave: bool = True):  # noqa: ANN201 (a factory of 
         return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=leave)
 
     return make
+
+
+def parse_or_exit_code(parser: argparse.ArgumentParser, argv: list[str] | None, negative_options: Iterable[str],
+                       prog: str) -> argparse.Namespace | int:
+    """Parse ``argv`` (default ``sys.argv[1:]``); on bad arguments print one line and return 2,
+    on ``--help`` return 0."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return parser.parse_args(join_negative_values(argv, negative_options))
+    except UsageError as exc:
+        print_error(prog, exc)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.plot import draw_errorbar
+
 __all__ = ["FigureError", "FigureReport", "finite", "write_json", "write_csv", "save_figure", "errorbar", "axes_style"]
 
 
@@ -70,14 +72,7 @@ def save_figure(fig: Any, stem: Path) -> list[Path]:
 
 def errorbar(ax: Any, points: list[dict[str, Any]], metric: str, label: str, style: dict[str, Any]) -> bool:
     """Draw ``points[*][metric]`` against ``snr_db`` with ``{metric}_ci95`` error bars; False if none finite."""
-    pts = [(p["snr_db"], p[metric], p.get(f"{metric}_ci95")) for p in points]
-    pts = [(x, y, e) for x, y, e in pts if y is not None and math.isfinite(y)]
-    if not pts:
-        return False
-    xs, ys, es = zip(*pts)
-    yerr = [e if e is not None and math.isfinite(e) else 0.0 for e in es]
-    ax.errorbar(xs, ys, yerr=yerr, label=label, capsize=3, markersize=5, linewidth=1.5, **style)
-    return True
+    return draw_errorbar(ax, [(p["snr_db"], p[metric], p.get(f"{metric}_ci95")) for p in points], label, style)
 
 
 def axes_style(ax: Any, ylabel: str) -> None:

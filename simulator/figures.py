@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import torch
 
-from simulator.cli_common import Parser, UsageError, join_negative_values, positive_int, print_error, tqdm_progress
+from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print_error, tqdm_progress
 from simulator.data import DataError, ImageItem, find_dataset, list_images
 from simulator.figure_output import FigureError, FigureReport, axes_style, errorbar, save_figure, write_csv, write_json
 from simulator.figures_extra import FIG7_DEFAULT_IMAGE, fig7_figure, find_fig7_image, table1_figure
@@ -474,14 +474,9 @@ def _err(message: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``semcom-figures``; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = build_parser().parse_args(join_negative_values(argv, ("--snr", "--seed", "--fig7-snr")))
-    except UsageError as exc:
-        _err(exc)
-        return 2
-    except SystemExit as exc:  # --help
-        return int(exc.code or 0)
+    args = parse_or_exit_code(build_parser(), argv, ("--snr", "--seed", "--fig7-snr"), PROG)
+    if isinstance(args, int):
+        return args
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()

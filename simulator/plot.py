@@ -81,8 +81,10 @@ def collect_result_files(paths: list[str | os.PathLike]) -> list[Path]:
     return list(dict.fromkeys(files))
 
 
-def _errorbar(ax: Any, summary: list[SummaryRow], metric: str, label: str, style: dict[str, Any]) -> bool:
-    points = [(s.snr_db, getattr(s, metric), getattr(s, f"{metric}_ci95")) for s in summary]
+def draw_errorbar(ax: Any, points: list[tuple[float, float | None, float | None]], label: str,
+                  style: dict[str, Any]) -> bool:
+    """Draw (snr_db, value, ci95) points as one error-bar curve, skipping non-finite values;
+    False if nothing was drawn."""
     points = [(x, y, e) for x, y, e in points if y is not None and math.isfinite(y)]
     if not points:
         return False
@@ -90,6 +92,11 @@ def _errorbar(ax: Any, summary: list[SummaryRow], metric: str, label: str, style
     yerr = [e if e is not None and math.isfinite(e) else 0.0 for e in es]
     ax.errorbar(xs, ys, yerr=yerr, label=label, capsize=3, markersize=5, linewidth=1.5, **style)
     return True
+
+
+def _errorbar(ax: Any, summary: list[SummaryRow], metric: str, label: str, style: dict[str, Any]) -> bool:
+    points = [(s.snr_db, getattr(s, metric), getattr(s, f"{metric}_ci95")) for s in summary]
+    return draw_errorbar(ax, points, label, style)
 
 
 def plot_summary(summary: list[SummaryRow], out: str | os.PathLike, *, title: str | None = None) -> list[Path]:
