@@ -12,7 +12,6 @@ cropped back after decoding, so metrics are always computed on the original pixe
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
+
+from simulator.checkpoints import file_sha256
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -162,22 +163,18 @@ def download_kodak(dest: Path, sha256sums: dict[str, str] | None = None) -> Path
     for i in range(1, 25):
         name = f"kodim{i:02d}.png"
         target = dest / name
-        if not (target.exists() and _sha256(target) == sums[name]):
+        if not (target.exists() and file_sha256(target) == sums[name]):
             tmp = target.with_suffix(".part")
             try:
                 urllib.request.urlretrieve(KODAK_URL.format(i), tmp)
             except OSError as exc:
                 raise DataError(f"cannot download {KODAK_URL.format(i)}: {exc}") from exc
-            digest = _sha256(tmp)
+            digest = file_sha256(tmp)
             if digest != sums[name]:
                 tmp.unlink()
                 raise DataError(f"{name}: SHA-256 {digest} does not match the expected {sums[name]}")
             tmp.replace(target)
     return dest
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 #: SHA-256 of the 24 Kodak PNGs as served by r0k.us.

@@ -77,3 +77,24 @@ def test_mean_and_ci95() -> None:
     mean, half = mean_and_ci95([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.302653 * 1 / math.sqrt(3), rel=1e-5)
     assert math.isnan(mean_and_ci95([5.0])[1])
+
+
+def test_download_kodak_verifies_checksums(tmp_path, monkeypatch) -> None:
+    import hashlib
+    import shutil
+    import urllib.request
+
+    from simulator import data
+
+    src = tmp_path / "src.png"
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(src)
+    good = hashlib.sha256(src.read_bytes()).hexdigest()
+    monkeypatch.setattr(urllib.request, "urlretrieve", lambda url, dest: shutil.copyfile(src, dest))
+    sums = {f"kodim{i:02d}.png": good for i in range(1, 25)}
+    out = data.download_kodak(tmp_path / "kodak", sums)
+    assert len(list(out.glob("kodim*.png"))) == 24
+    sums["kodim07.png"] = "0" * 64
+    (out / "kodim07.png").unlink()
+    with pytest.raises(DataError, match="kodim07.png: SHA-256"):
+        data.download_kodak(out, sums)
+    assert not (out / "kodim07.png").exists() and not (out / "kodim07.part").exists()
