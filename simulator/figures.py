@@ -240,19 +240,60 @@ def _point(s: SummaryRow) -> dict[str, Any]:
             **({"delivered": s.delivered} if s.delivered is not None else {})}
 
 
-def _curve_styles(keys: list[str]) -> dict[str, dict[str, Any]]:
-    """Styles of variants of one scheme: the base spec its :data:`STYLES` entry, the others
-    its colour with their own line style and marker (:func:`simulator.plot.style_for`)."""
-    from simulator.plot import style_for
+#: colours and markers of the non-reference curves of a one-scheme ablation (Figs. 5 and 6).
+_ABLATION_COLORS = ("tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:pink")
+_ABLATION_MARKERS = ("v", "D", "s", "^", "P", "*")
+_ABLATION_LINESTYLES = ("--", "-.", (0, (5, 1)), ":", (0, (3, 1, 1, 1)), (0, (1, 1)))
 
-    markers = ("v", "D", "P", "*", "<", ">")
-    out = {}
-    for i, key in enumerate(keys):
-        style = style_for(key, keys)
-        if ":" in key:
-            style["marker"] = markers[i % len(markers)]
-        out[key] = style
-    return out
+
+def _ablation_styles(reference: str, others: list[str]) -> dict[str, dict[str, Any]]:
+    """Styles of one scheme's variants: ``reference`` in Ours' colour with hollow markers (so
+    a curve it coincides with stays visible underneath), every other key its own colour,
+    marker and line style."""
+    from simulator.plot import STYLES
+
+    styles = {reference: {**STYLES["ours"], "markerfacecolor": "none", "markersize": 8, "zorder": 3}}
+    for i, key in enumerate(others):
+        styles[key] = {"color": _ABLATION_COLORS[i % len(_ABLATION_COLORS)],
+                       "marker": _ABLATION_MARKERS[i % len(_ABLATION_MARKERS)],
+                       "linestyle": _ABLATION_LINESTYLES[i % len(_ABLATION_LINESTYLES)]}
+    return styles
+
+
+def _sweep_curves(ctx: FigureContext, name: str, curves: list[tuple[str, str, str]], snrs: list[float],
+                  required: tuple[str, ...] | None) -> tuple[list[dict[str, Any]], dict[str, str], list[dict[str, Any]],
+                                                         dict[str, list[dict[str, Any]]]]:
+    """Sweep ``(key, label, spec)`` curves (computing only missing points).
+
+    :returns: ``(curves, missing, csv_rows, rows)``: per available curve its key, label, spec,
+        result file and summary points; ``{spec: why}`` of the unavailable ones (an error if
+        ``required`` is ``None`` or names them); flat CSV rows; the raw result rows per key.
+    """
+    data, missing, rows_csv, raw = [], {}, [], {}
+    for key, label, spec in curves:
+        scheme = ctx.scheme(spec)
+        if isinstance(scheme, str):
+            if required is None or key in required:
+                raise FigureError(f"{name}: scheme {spec} unavailable: {scheme}")
+            missing[spec] = scheme
+            continue
+        raw[key] = ctx.sweep(spec, snrs, name)
+        points = [_point(s) for s in summarize(raw[key])]
+        data.append({"key": key, "label": label, "spec": spec, "result_file": ctx.result_file(spec), "points": points})
+        rows_csv += [{"curve": key, "label": label, "spec": spec, **p} for p in points]
+    return data, missing, rows_csv, raw
+
+
+def _metric_panel(ax: Any, data: list[dict[str, Any]], metric: str, styles: dict[str, dict[str, Any]]) -> None:
+    """One panel of ``metric`` against SNR, a curve per entry of ``data``, with its legend."""
+    drawn = False
+    for curve in data:
+        drawn |= errorbar(ax, curve["points"], metric, curve["label"], styles[curve["key"]])
+    axes_style(ax, "PSNR (dB)" if metric == "psnr" else "MS-SSIM")
+    if drawn:
+        ax.legend(fontsize="small", loc="best")
+    else:
+        ax.text(0.5, 0.5, f"{metric} n/a", ha="center", va="center", transform=ax.transAxes)
 
 
 def _curves_figure(ctx: FigureContext, name: str, curves: list[tuple[str, str, str]], snrs: list[float],
@@ -261,32 +302,13 @@ def _curves_figure(ctx: FigureContext, name: str, curves: list[tuple[str, str, s
     """Sweep ``(key, label, spec)`` curves and draw ``metrics`` against SNR, one panel each."""
     import matplotlib.pyplot as plt
 
-    data, missing, rows_csv = [], {}, []
-    for key, label, spec in curves:
-        scheme = ctx.scheme(spec)
-        if isinstance(scheme, str):
-            if required is None or key in required:
-                raise FigureError(f"{name}: scheme {spec} unavailable: {scheme}")
-            missing[spec] = scheme
-            continue
-        summary = summarize(ctx.sweep(spec, snrs, name))
-        points = [_point(s) for s in summary]
-        data.append({"key": key, "label": label, "spec": spec, "result_file": ctx.result_file(spec), "points": points})
-        rows_csv += [{"curve": key, "label": label, "spec": spec, **p} for p in points]
-
+    data, missing, rows_csv, _ = _sweep_curves(ctx, name, curves, snrs, required)
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.6 * len(metrics), 4.2), constrained_layout=True, squeeze=False)
     try:
         for ax, metric, panel in zip(axes[0], metrics, "abcdef"):
-            drawn = False
-            for curve in data:
-                drawn |= errorbar(ax, curve["points"], metric, curve["label"], styles[curve["key"]])
-            axes_style(ax, "PSNR (dB)" if metric == "psnr" else "MS-SSIM")
+            _metric_panel(ax, data, metric, styles)
             if len(metrics) > 1:
                 ax.set_title(f"({panel}) {'PSNR' if metric == 'psnr' else 'MS-SSIM'} versus SNR", fontsize="medium")
-            if drawn:
-                ax.legend(fontsize="small", loc="best")
-            else:
-                ax.text(0.5, 0.5, f"{metric} n/a", ha="center", va="center", transform=ax.transAxes)
         fig.suptitle(f"{title} — {ctx.dataset}, {len(ctx.images)} images", fontsize="medium")
         stem = ctx.settings.figure_dir / name
         files = save_figure(fig, stem)
@@ -313,17 +335,6 @@ def _fig4(ctx: FigureContext) -> FigureReport:
                           caption, FIG4_REQUIRED, ("psnr", "ms_ssim"), {n: style_for(n) for n in FIG4_SCHEMES})
 
 
-def _fig5(ctx: FigureContext) -> FigureReport:
-    keys = [base for _, base in FIG5_VARIANTS]
-    curves = [(base, f"s₁ = {mode}" + (" (eq. 1)" if mode == "empirical" else ""), ctx.spec(base))
-              for mode, base in FIG5_VARIANTS]
-    caption = ("Fig. 5: PSNR versus SNR of Ours (adaptive steps, α = 1, phase-3 finetuned decoder) with the initial "
-               "similarity score s₁ = empirical (eq. 1), 0, 0.5, 1, or uniform in [0, 1] (random, seeded by the "
-               "received latent); mean over images with 95 % CI.")
-    return _curves_figure(ctx, "fig5", curves, ctx.settings.snrs, "Fig. 5: initial similarity score s₁",
-                          caption, None, ("psnr",), _curve_styles(keys))
-
-
 def _paired_gain(rows: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict[float, tuple[float, float, int]]:
     """Per SNR: mean and 95 % CI over images of PSNR(rows) − PSNR(base) on the same noise."""
     ref = {(r["image_id"], round(float(r["snr_db"]), 6), r["realization"]): r["psnr"] for r in base}
@@ -340,6 +351,51 @@ def _paired_gain(rows: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict
     return out
 
 
+def _gain_points(rows: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`_paired_gain` as plot points ``{snr_db, gain, gain_ci95, n_images}``."""
+    return [{"snr_db": snr, "gain": g, "gain_ci95": ci, "n_images": n} for snr, (g, ci, n) in _paired_gain(rows, base).items()]
+
+
+def _fig5(ctx: FigureContext) -> FigureReport:
+    import matplotlib.pyplot as plt
+
+    snrs = ctx.settings.snrs
+    reference = FIG5_VARIANTS[0][1]
+    curves = [(base, f"s₁ = {mode}" + (" (eq. 1)" if mode == "empirical" else ""), ctx.spec(base))
+              for mode, base in FIG5_VARIANTS]
+    data, _, rows_csv, raw = _sweep_curves(ctx, "fig5", curves, snrs, None)
+    styles = _ablation_styles(reference, [base for _, base in FIG5_VARIANTS[1:]])
+    for curve in data:
+        curve["vs_empirical"] = _gain_points(raw[curve["key"]], raw[reference])
+
+    fig, (ax_psnr, ax_diff) = plt.subplots(1, 2, figsize=(11.2, 4.2), constrained_layout=True)
+    try:
+        _metric_panel(ax_psnr, data, "psnr", styles)
+        ax_psnr.set_title("(a) PSNR versus SNR (95 % CI over images)", fontsize="medium")
+        ax_diff.axhline(0.0, color=styles[reference]["color"], linewidth=1.2, label="s₁ = empirical (eq. 1)")
+        for curve in data[1:]:
+            errorbar(ax_diff, curve["vs_empirical"], "gain", curve["label"], styles[curve["key"]])
+        axes_style(ax_diff, "PSNR − PSNR(empirical s₁) (dB)")
+        ax_diff.set_title("(b) difference to empirical s₁ (paired over images, 95 % CI)", fontsize="medium")
+        ax_diff.legend(fontsize="small", loc="best")
+        fig.suptitle(f"Fig. 5: initial similarity score s₁ — {ctx.dataset}, {len(ctx.images)} images", fontsize="medium")
+        stem = ctx.settings.figure_dir / "fig5"
+        files = save_figure(fig, stem)
+    finally:
+        plt.close(fig)
+    caption = ("Fig. 5: (a) PSNR versus SNR of Ours (adaptive steps, α = 1, phase-3 finetuned decoder) with the "
+               "initial similarity score s₁ = empirical (eq. 1), 0, 0.5, 1, or uniform in [0, 1] (random, seeded by "
+               "the received latent), mean over images with 95 % CI; (b) each variant's PSNR minus that of the "
+               "empirical s₁, per-image paired differences under the same channel noise, mean with 95 % CI.")
+    diffs = {curve["key"]: {p["snr_db"]: p["gain"] for p in curve["vs_empirical"]} for curve in data}
+    rows_csv = [r | {"psnr_minus_empirical": diffs[r["curve"]].get(r["snr_db"])} for r in rows_csv]
+    files += [write_csv(stem.with_suffix(".csv"), rows_csv),
+              write_json(stem.with_suffix(".json"), ctx.meta("fig5") | {
+                  "title": "Fig. 5: initial similarity score s₁", "caption": caption, "snrs": snrs,
+                  "reference": reference, "curves": data, "missing": {}})]
+    return FigureReport("fig5", files, f"{len(data)} curves × {len(snrs)} SNR points, {len(ctx.images)} images")
+
+
 def _fig6(ctx: FigureContext) -> FigureReport:
     import matplotlib.pyplot as plt
 
@@ -347,36 +403,41 @@ def _fig6(ctx: FigureContext) -> FigureReport:
     base_spec = ctx.spec(FIG6_BASELINE)
     base_rows = ctx.sweep(base_spec, snrs, "fig6")
     base_psnr = {s.snr_db: s.psnr for s in summarize(base_rows)}
-    fixed = [spec for label, spec in FIG6_CURVES if label != "adaptive"]
-    family = _curve_styles(["ours", *fixed])  # adaptive: Ours' own style; fixed T: its variants
-    styles = {spec: family.get(spec, family["ours"]) for _, spec in FIG6_CURVES}
+    adaptive = next(spec for label, spec in FIG6_CURVES if label == "adaptive")
+    styles = _ablation_styles(adaptive, [spec for label, spec in FIG6_CURVES if label != "adaptive"])
     data, rows_csv = [], []
     for label, base in FIG6_CURVES:
         spec = ctx.spec(base)
         rows = ctx.sweep(spec, snrs, "fig6")
-        gains = _paired_gain(rows, base_rows)
         by_snr = {s.snr_db: s for s in summarize(rows)}
-        points = [{"snr_db": snr, "gain_db": g, "gain_ci95": ci, "n_images": n, "psnr": by_snr[snr].psnr,
-                   "baseline_psnr": base_psnr.get(snr), "mean_steps": by_snr[snr].extras.get("steps")}
-                  for snr, (g, ci, n) in gains.items()]
+        points = [{"snr_db": p["snr_db"], "gain_db": p["gain"], "gain_ci95": p["gain_ci95"], "n_images": p["n_images"],
+                   "psnr": by_snr[p["snr_db"]].psnr, "baseline_psnr": base_psnr.get(p["snr_db"]),
+                   "mean_steps": by_snr[p["snr_db"]].extras.get("steps")} for p in _gain_points(rows, base_rows)]
         data.append({"label": label, "spec": spec, "result_file": ctx.result_file(spec), "points": points})
         rows_csv += [{"curve": label, "spec": spec, **p} for p in points]
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    fig, (ax, ax_steps) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True, constrained_layout=True,
+                                       gridspec_kw={"height_ratios": [3, 1]})
     try:
         ax.axhline(0.0, color="black", linewidth=0.8, label="no denoising (T = 0)")
         for (label, base), curve in zip(FIG6_CURVES, data):
             pts = [{"snr_db": p["snr_db"], "gain": p["gain_db"], "gain_ci95": p["gain_ci95"]} for p in curve["points"]]
             errorbar(ax, pts, "gain", label, styles[base])
             if label == "adaptive":
-                for p in curve["points"]:
-                    if p["mean_steps"] is not None and p["gain_db"] is not None and math.isfinite(p["gain_db"]):
-                        ax.annotate(f"{p['mean_steps']:.2f}", (p["snr_db"], p["gain_db"]), textcoords="offset points",
-                                    xytext=(0, 9), ha="center", fontsize=7, color=styles[base]["color"])
-        axes_style(ax, "PSNR gain over no denoising (dB)")
+                steps = [(p["snr_db"], p["mean_steps"]) for p in curve["points"] if p["mean_steps"] is not None]
+                if steps:
+                    ax_steps.plot(*zip(*steps), **{k: v for k, v in styles[base].items() if k != "zorder"})
+                    for x, n in steps:
+                        ax_steps.annotate(f"{n:.2f}", (x, n), textcoords="offset points", xytext=(0, -12),
+                                          ha="center", fontsize=6.5, color=styles[base]["color"])
+        ax.set_ylabel("PSNR gain over no denoising (dB)")
+        ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small", loc="best")
         ax.set_title(f"Fig. 6: denoising steps (T_max = 3) — {ctx.dataset}, {len(ctx.images)} images\n"
-                     "decoder: phase-1 JSCC-T for all curves; numbers: mean adaptive steps", fontsize="medium")
+                     "decoder: phase-1 JSCC-T for all curves", fontsize="medium")
+        axes_style(ax_steps, "adaptive steps")
+        ax_steps.set_ylim(-0.4, 3.4)
+        ax_steps.set_yticks([0, 1, 2, 3])
         stem = ctx.settings.figure_dir / "fig6"
         files = save_figure(fig, stem)
     finally:
@@ -385,7 +446,7 @@ def _fig6(ctx: FigureContext) -> FigureReport:
                "(T_max = 3, stop when the predicted SS decreases). Every curve and the baseline (steps = 0) use the "
                "phase-1 JSCC-T decoder (decoder=jscc), so the baseline is exactly JSCC-T and the gain isolates the "
                "denoiser. Gains are per-image paired differences under the same channel noise, mean over images "
-               "with 95 % CI; the numbers at the adaptive points are the mean number of steps taken.")
+               "with 95 % CI; the lower panel gives the mean number of steps the adaptive rule took.")
     files += [write_csv(stem.with_suffix(".csv"), rows_csv),
               write_json(stem.with_suffix(".json"), ctx.meta("fig6") | {
                   "title": "Fig. 6: PSNR gain over no denoising", "caption": caption, "decoder": "jscc",

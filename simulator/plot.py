@@ -90,7 +90,7 @@ def draw_errorbar(ax: Any, points: list[tuple[float, float | None, float | None]
         return False
     xs, ys, es = zip(*points)
     yerr = [e if e is not None and math.isfinite(e) else 0.0 for e in es]
-    ax.errorbar(xs, ys, yerr=yerr, label=label, capsize=3, markersize=5, linewidth=1.5, **style)
+    ax.errorbar(xs, ys, yerr=yerr, label=label, **({"capsize": 3, "markersize": 5, "linewidth": 1.5} | style))
     return True
 
 

@@ -82,6 +82,14 @@ def test_fig5_curves_and_resume(dataset: Path, out: Path, capsys: pytest.Capture
             assert {"psnr", "psnr_ci95", "ms_ssim", "ms_ssim_ci95", "n_images", "mean_steps"} <= set(p)
             assert _finite(p["psnr"]) and _finite(p["ms_ssim"]) and _finite(p["psnr_ci95"]) and p["n_images"] == 2
     assert "decoder" in data["caption"]
+    # panel (b): paired differences to the empirical s1 equal the differences of the means
+    by_key = {c["key"]: {p["snr_db"]: p["psnr"] for p in c["points"]} for c in data["curves"]}
+    assert data["reference"] == "ours"
+    for curve in data["curves"]:
+        for p in curve["vs_empirical"]:
+            expected = by_key[curve["key"]][p["snr_db"]] - by_key["ours"][p["snr_db"]]
+            assert p["gain"] == pytest.approx(expected, abs=1e-9) and p["n_images"] == 2
+    assert all(p["gain"] == 0 for p in data["curves"][0]["vs_empirical"])
     # the rows went to the separate quick store; a second run computes nothing new
     store = out / "quick" / "results" / "tinyset" / "ours_s1=0.5_config=tiny.jsonl"
     assert len(read_rows(store)) == 8
