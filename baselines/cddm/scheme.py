@@ -19,7 +19,6 @@ so a sweep under a fixed seed is reproducible.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import torch
@@ -84,9 +83,6 @@ class CDDMScheme(LatentScheme):
                                    "train_t_max": self.cddm_card.get("train_t_max")}
 
     def denoise(self, z: torch.Tensor, snr_db: float) -> tuple[torch.Tensor, dict[str, Any]]:
-        generator = None
-        if self.eta > 0:  # reproducible: keyed by the received latent itself
-            seed = int.from_bytes(hashlib.sha256(z.detach().cpu().numpy().tobytes()).digest()[:8], "little") >> 1
-            generator = torch.Generator().manual_seed(seed)
+        generator = self.latent_generator(z) if self.eta > 0 else None
         res = self.cddm.sample(z, float(snr_db), eta=self.eta, generator=generator, snr_floor_db=self.snr_floor_db)
         return res.latent, {"steps": int(res.steps[0])}

@@ -12,6 +12,7 @@ padded size, ``n = ρ·3·H₁₆·W₁₆`` (H₁₆, W₁₆ rounded up to mul
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,14 @@ class LatentScheme(Scheme):
             raise ValueError(f"weights are for ρ = {self.codec.cfg.bandwidth_ratio}, the sweep asks ρ = {self.bandwidth_ratio}")
         self.decoder = self.codec.decoder
         self._weights: list[Path] = [jscc_path]
+
+    @staticmethod
+    def latent_generator(z: torch.Tensor) -> torch.Generator:
+        """A CPU generator seeded by the SHA-256 of the received latent ``z``'s bytes, so a
+        receiver's random draws (``ours:s1=random``, ``cddm:eta>0``) repeat exactly for the
+        same channel output, whatever order the sweep visits the points in."""
+        digest = hashlib.sha256(z.detach().cpu().contiguous().numpy().tobytes()).digest()
+        return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
     # --- hooks --------------------------------------------------------------------
     def denoise(self, z: torch.Tensor, snr_db: float) -> tuple[torch.Tensor, dict[str, Any]]:

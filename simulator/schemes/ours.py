@@ -14,7 +14,6 @@ when ``alpha=1`` and the JSCC-T decoder otherwise.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import torch
@@ -66,10 +65,7 @@ class OursScheme(LatentScheme):
 
     def denoise(self, z: torch.Tensor, snr_db: float) -> tuple[torch.Tensor, dict[str, Any]]:
         snr = torch.full((z.shape[0],), float(snr_db))
-        generator = None
-        if self.options["s1"] == "random":  # reproducible: keyed by the received latent itself
-            seed = int.from_bytes(hashlib.sha256(z.detach().cpu().numpy().tobytes()[:4096]).digest()[:8], "little") >> 1
-            generator = torch.Generator().manual_seed(seed)
+        generator = self.latent_generator(z) if self.options["s1"] == "random" else None
         s1 = initial_similarity(snr, self.options["s1"], generator).to(z.device)
         result = self.denoiser.run(z, s1, steps=self.steps, t_max=self.t_max)
         sims = [round(v, 5) for v in result.similarities[0].tolist()]
