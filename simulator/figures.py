@@ -385,7 +385,7 @@ def _fig5(ctx: FigureContext) -> FigureReport:
         plt.close(fig)
     caption = ("Fig. 5: (a) PSNR versus SNR of Ours (adaptive steps, α = 1, phase-3 finetuned decoder) with the "
                "initial similarity score s₁ = empirical (eq. 1), 0, 0.5, 1, or uniform in [0, 1] (random, seeded by "
-               "the received latent), mean over images with 95 % CI; (b) each variant's PSNR minus that of the "
+               "the channel realisation), mean over images with 95 % CI; (b) each variant's PSNR minus that of the "
                "empirical s₁, per-image paired differences under the same channel noise, mean with 95 % CI.")
     diffs = {curve["key"]: {p["snr_db"]: p["gain"] for p in curve["vs_empirical"]} for curve in data}
     rows_csv = [r | {"psnr_minus_empirical": diffs[r["curve"]].get(r["snr_db"])} for r in rows_csv]

@@ -55,6 +55,18 @@ def test_ours_random_s1_is_reproducible() -> None:
     assert a.extras["similarities"] == b.extras["similarities"]
 
 
+def test_ours_random_s1_is_keyed_by_the_channel_noise_not_the_latent() -> None:
+    """The random s1 must not depend on the received latent's bits (they change with the thread
+    count): two images under the same noise draw the same s1, another realisation another one."""
+    scheme = create_scheme("ours:config=tiny:s1=random")
+    first = []
+    for image, realization in ((torch.rand(3, 64, 64), 0), (torch.rand(3, 64, 64), 0), (torch.rand(3, 64, 64), 1)):
+        noise = unit_noise(scheme.channel_uses(64, 64), noise_generator(0, "img", 0.0, realization))
+        rx = scheme.transmit(Transmission(scheme.encode(image), image, noise), 0.0)
+        first.append(rx.extras["similarities"][0])
+    assert first[0] == first[1] != first[2]
+
+
 def test_ours_with_zero_steps_equals_jscc_t_decoder() -> None:
     image = torch.rand(3, 64, 64)
     _, a = _send("ours:config=tiny:steps=0:decoder=jscc", image, 3.0)

@@ -13,8 +13,8 @@ Weights (in :func:`simulator.checkpoints.checkpoint_dir`: ``$SEMCOM_CHECKPOINTS`
 file exists and the JSCC-T decoder otherwise; ``config()`` records which (``decoder_weights``).
 ``extras["steps"]`` is the number of reverse steps (network evaluations) for the image.
 
-With η > 0 the sampler's noise comes from a generator keyed by the received latent itself,
-so a sweep under a fixed seed is reproducible.
+With η > 0 the sampler's noise comes from a generator keyed by the channel realisation
+(:func:`simulator.schemes.latent.receiver_generator`), so a sweep under a fixed seed is reproducible.
 """
 
 from __future__ import annotations
@@ -82,7 +82,11 @@ class CDDMScheme(LatentScheme):
         return super().config() | {"cddm_config": self.cddm_card["config"], "decoder_weights": self.decoder_weights,
                                    "train_t_max": self.cddm_card.get("train_t_max")}
 
-    def denoise(self, z: torch.Tensor, snr_db: float) -> tuple[torch.Tensor, dict[str, Any]]:
-        generator = self.latent_generator(z) if self.eta > 0 else None
+    @property
+    def uses_randomness(self) -> bool:  # type: ignore[override]
+        return self.eta > 0
+
+    def denoise(self, z: torch.Tensor, snr_db: float, generator: torch.Generator | None
+                ) -> tuple[torch.Tensor, dict[str, Any]]:
         res = self.cddm.sample(z, float(snr_db), eta=self.eta, generator=generator, snr_floor_db=self.snr_floor_db)
         return res.latent, {"steps": int(res.steps[0])}

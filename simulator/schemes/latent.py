@@ -25,7 +25,17 @@ from simulator.link import awgn_latent, normalize_latent
 from simulator.models.jscc import JSCC_CONFIGS, STRIDE, JSCCCodec, JSCCConfig
 from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
 
-__all__ = ["EncodedLatent", "LatentScheme", "load_jscc"]
+__all__ = ["EncodedLatent", "LatentScheme", "load_jscc", "receiver_generator"]
+
+
+def receiver_generator(noise: torch.Tensor) -> torch.Generator:
+    """A CPU generator for a receiver's random draws (``ours:s1=random``, ``cddm:eta>0``), seeded
+    by the SHA-256 of this transmission's channel noise ``[n]``: the draws repeat exactly for
+    the same (seed, image, SNR, realisation), whatever the thread count or sweep order, and
+    differ between realisations.  (The received latent is no key: its low bits change with
+    the number of threads.)  The hash is a pseudo-random seed, no information on the noise."""
+    digest = hashlib.sha256(noise.detach().cpu().contiguous().numpy().tobytes()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
 def load_jscc(path: Path) -> tuple[JSCCCodec, dict[str, Any]]:
@@ -74,17 +84,17 @@ class LatentScheme(Scheme):
         self.decoder = self.codec.decoder
         self._weights: list[Path] = [jscc_path]
 
-    @staticmethod
-    def latent_generator(z: torch.Tensor) -> torch.Generator:
-        """A CPU generator seeded by the SHA-256 of the received latent ``z``'s bytes, so a
-        receiver's random draws (``ours:s1=random``, ``cddm:eta>0``) repeat exactly for the
-        same channel output, whatever order the sweep visits the points in."""
-        digest = hashlib.sha256(z.detach().cpu().contiguous().numpy().tobytes()).digest()
-        return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
-
     # --- hooks --------------------------------------------------------------------
-    def denoise(self, z: torch.Tensor, snr_db: float) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Receiver-side latent processing before the decoder: ``[B, C, h, w]`` → same."""
+    #: whether :meth:`denoise` draws random numbers (then it gets a generator, see :meth:`transmit`).
+    uses_randomness: bool = False
+
+    def denoise(self, z: torch.Tensor, snr_db: float, generator: torch.Generator | None
+                ) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Receiver-side latent processing before the decoder: ``[B, C, h, w]`` → same.
+
+        :param generator: the source of any random draws (``None`` unless
+            :attr:`uses_randomness`), keyed by the channel realisation.
+        """
         return z, {}
 
     # --- Scheme contract ----------------------------------------------------------
@@ -108,7 +118,8 @@ class LatentScheme(Scheme):
     def transmit(self, tx: Transmission, snr_db: float) -> Reception:
         enc: EncodedLatent = tx.encoded
         z = awgn_latent(enc.latent.unsqueeze(0), snr_db, tx.noise.unsqueeze(0))
+        generator = receiver_generator(tx.noise) if self.uses_randomness else None
         with Stopwatch() as sw:
-            y_hat, extras = self.denoise(z, snr_db)
+            y_hat, extras = self.denoise(z, snr_db, generator)
             image = self.decoder(y_hat)[0, :, : enc.height, : enc.width]
         return Reception(image, sw.seconds, extras)

@@ -63,9 +63,13 @@ class OursScheme(LatentScheme):
     def config(self) -> dict[str, Any]:
         return super().config() | {"t_max": self.t_max, "denoiser_config": self.denoiser_card["config"]}
 
-    def denoise(self, z: torch.Tensor, snr_db: float) -> tuple[torch.Tensor, dict[str, Any]]:
+    @property
+    def uses_randomness(self) -> bool:  # type: ignore[override]
+        return self.options["s1"] == "random"
+
+    def denoise(self, z: torch.Tensor, snr_db: float, generator: torch.Generator | None
+                ) -> tuple[torch.Tensor, dict[str, Any]]:
         snr = torch.full((z.shape[0],), float(snr_db))
-        generator = self.latent_generator(z) if self.options["s1"] == "random" else None
         s1 = initial_similarity(snr, self.options["s1"], generator).to(z.device)
         result = self.denoiser.run(z, s1, steps=self.steps, t_max=self.t_max)
         sims = [round(v, 5) for v in result.similarities[0].tolist()]
