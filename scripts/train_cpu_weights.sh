@@ -15,7 +15,7 @@ semcom-train cddm $T --iters 1200 --lr 3e-4 --val-every 600 &
 wait
 
 semcom-train finetune $T --alpha 1 --iters 500 --lr 1e-4 --val-every 250 &
-semcom-train denoiser $T --alpha 0 --iters 1000 --lr 3e-4 --val-every 500 &
+semcom-train denoiser $T --alpha 0 --iters 1500 --lr 3e-4 --val-every 500 &  # same recipe as alpha 1
 wait
 
 semcom-train cddm-finetune $T --iters 300 --lr 1e-4 --val-every 150
