@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from simulator.plot import draw_errorbar
 
-__all__ = ["FigureError", "FigureReport", "finite", "write_json", "write_csv", "save_figure", "errorbar", "axes_style"]
+__all__ = ["FigureError", "FigureReport", "finite", "write_json", "write_csv", "figure_paths", "save_figure", "saved_figure", "errorbar", "axes_style"]
 
 
 class FigureError(RuntimeError):
@@ -61,13 +62,32 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def figure_paths(stem: Path) -> list[Path]:
+    """The files :func:`save_figure` writes for ``stem``: ``stem.png`` and ``stem.pdf``."""
+    return [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+
+
 def save_figure(fig: Any, stem: Path) -> list[Path]:
     """Save ``fig`` as ``stem.png`` (150 dpi) and ``stem.pdf``."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    paths = figure_paths(stem)
     for path in paths:
         fig.savefig(path, dpi=150)
     return paths
+
+
+@contextmanager
+def saved_figure(stem: Path, *args: Any, **kwargs: Any) -> Iterator[tuple[Any, Any]]:
+    """``plt.subplots(*args, **kwargs)`` for the ``with`` block: the figure is saved by
+    :func:`save_figure` (``stem.png``, ``stem.pdf``) when the block succeeds and closed always."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(*args, **kwargs)
+    try:
+        yield fig, axes
+        save_figure(fig, stem)
+    finally:
+        plt.close(fig)
 
 
 def errorbar(ax: Any, points: list[dict[str, Any]], metric: str, label: str, style: dict[str, Any]) -> bool:

@@ -33,7 +33,8 @@ import torch
 
 from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print_error, tqdm_progress
 from simulator.data import DataError, ImageItem, find_dataset, list_images
-from simulator.figure_output import FigureError, FigureReport, axes_style, errorbar, save_figure, write_csv, write_json
+from simulator.figure_output import (FigureError, FigureReport, axes_style, errorbar, figure_paths, saved_figure,
+                                     write_csv, write_json)
 from simulator.figures_extra import FIG7_DEFAULT_IMAGE, fig7_figure, find_fig7_image, table1_figure
 from simulator.metrics import mean_and_ci95
 from simulator.registry import ALIASES, available_schemes, create_scheme
@@ -300,21 +301,16 @@ def _curves_figure(ctx: FigureContext, name: str, curves: list[tuple[str, str, s
                    title: str, caption: str, required: tuple[str, ...] | None, metrics: tuple[str, ...],
                    styles: dict[str, dict[str, Any]]) -> FigureReport:
     """Sweep ``(key, label, spec)`` curves and draw ``metrics`` against SNR, one panel each."""
-    import matplotlib.pyplot as plt
-
     data, missing, rows_csv, _ = _sweep_curves(ctx, name, curves, snrs, required)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.6 * len(metrics), 4.2), constrained_layout=True, squeeze=False)
-    try:
+    stem = ctx.settings.figure_dir / name
+    with saved_figure(stem, 1, len(metrics), figsize=(5.6 * len(metrics), 4.2), constrained_layout=True,
+                      squeeze=False) as (fig, axes):
         for ax, metric, panel in zip(axes[0], metrics, "abcdef"):
             _metric_panel(ax, data, metric, styles)
             if len(metrics) > 1:
                 ax.set_title(f"({panel}) {'PSNR' if metric == 'psnr' else 'MS-SSIM'} versus SNR", fontsize="medium")
         fig.suptitle(f"{title} — {ctx.dataset}, {len(ctx.images)} images", fontsize="medium")
-        stem = ctx.settings.figure_dir / name
-        files = save_figure(fig, stem)
-    finally:
-        plt.close(fig)
-    files += [write_csv(stem.with_suffix(".csv"), rows_csv),
+    files = figure_paths(stem) + [write_csv(stem.with_suffix(".csv"), rows_csv),
               write_json(stem.with_suffix(".json"), ctx.meta(name) | {"title": title, "caption": caption,
                                                                       "snrs": snrs, "curves": data, "missing": missing})]
     warnings = [f"{spec} left out: {why}" for spec, why in missing.items()]
@@ -357,8 +353,6 @@ def _gain_points(rows: list[dict[str, Any]], base: list[dict[str, Any]]) -> list
 
 
 def _fig5(ctx: FigureContext) -> FigureReport:
-    import matplotlib.pyplot as plt
-
     snrs = ctx.settings.snrs
     reference = FIG5_VARIANTS[0][1]
     curves = [(base, f"s₁ = {mode}" + (" (eq. 1)" if mode == "empirical" else ""), ctx.spec(base))
@@ -368,8 +362,8 @@ def _fig5(ctx: FigureContext) -> FigureReport:
     for curve in data:
         curve["vs_empirical"] = _gain_points(raw[curve["key"]], raw[reference])
 
-    fig, (ax_psnr, ax_diff) = plt.subplots(1, 2, figsize=(11.2, 4.2), constrained_layout=True)
-    try:
+    stem = ctx.settings.figure_dir / "fig5"
+    with saved_figure(stem, 1, 2, figsize=(11.2, 4.2), constrained_layout=True) as (fig, (ax_psnr, ax_diff)):
         _metric_panel(ax_psnr, data, "psnr", styles)
         ax_psnr.set_title("(a) PSNR versus SNR (95 % CI over images)", fontsize="medium")
         ax_diff.axhline(0.0, color=styles[reference]["color"], linewidth=1.2, label="s₁ = empirical (eq. 1)")
@@ -379,26 +373,20 @@ def _fig5(ctx: FigureContext) -> FigureReport:
         ax_diff.set_title("(b) difference to empirical s₁ (paired over images, 95 % CI)", fontsize="medium")
         ax_diff.legend(fontsize="small", loc="best")
         fig.suptitle(f"Fig. 5: initial similarity score s₁ — {ctx.dataset}, {len(ctx.images)} images", fontsize="medium")
-        stem = ctx.settings.figure_dir / "fig5"
-        files = save_figure(fig, stem)
-    finally:
-        plt.close(fig)
     caption = ("Fig. 5: (a) PSNR versus SNR of Ours (adaptive steps, α = 1, phase-3 finetuned decoder) with the "
                "initial similarity score s₁ = empirical (eq. 1), 0, 0.5, 1, or uniform in [0, 1] (random, seeded by "
                "the channel realisation), mean over images with 95 % CI; (b) each variant's PSNR minus that of the "
                "empirical s₁, per-image paired differences under the same channel noise, mean with 95 % CI.")
     diffs = {curve["key"]: {p["snr_db"]: p["gain"] for p in curve["vs_empirical"]} for curve in data}
     rows_csv = [r | {"psnr_minus_empirical": diffs[r["curve"]].get(r["snr_db"])} for r in rows_csv]
-    files += [write_csv(stem.with_suffix(".csv"), rows_csv),
-              write_json(stem.with_suffix(".json"), ctx.meta("fig5") | {
+    files = figure_paths(stem) + [write_csv(stem.with_suffix(".csv"), rows_csv),
+                                  write_json(stem.with_suffix(".json"), ctx.meta("fig5") | {
                   "title": "Fig. 5: initial similarity score s₁", "caption": caption, "snrs": snrs,
                   "reference": reference, "curves": data, "missing": {}})]
     return FigureReport("fig5", files, f"{len(data)} curves × {len(snrs)} SNR points, {len(ctx.images)} images")
 
 
 def _fig6(ctx: FigureContext) -> FigureReport:
-    import matplotlib.pyplot as plt
-
     snrs = ctx.settings.snrs
     base_spec = ctx.spec(FIG6_BASELINE)
     base_rows = ctx.sweep(base_spec, snrs, "fig6")
@@ -416,9 +404,9 @@ def _fig6(ctx: FigureContext) -> FigureReport:
         data.append({"label": label, "spec": spec, "result_file": ctx.result_file(spec), "points": points})
         rows_csv += [{"curve": label, "spec": spec, **p} for p in points]
 
-    fig, (ax, ax_steps) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True, constrained_layout=True,
-                                       gridspec_kw={"height_ratios": [3, 1]})
-    try:
+    stem = ctx.settings.figure_dir / "fig6"
+    with saved_figure(stem, 2, 1, figsize=(6.4, 5.6), sharex=True, constrained_layout=True,
+                      gridspec_kw={"height_ratios": [3, 1]}) as (fig, (ax, ax_steps)):
         ax.axhline(0.0, color="black", linewidth=0.8, label="no denoising (T = 0)")
         for (label, base), curve in zip(FIG6_CURVES, data):
             pts = [{"snr_db": p["snr_db"], "gain": p["gain_db"], "gain_ci95": p["gain_ci95"]} for p in curve["points"]]
@@ -438,17 +426,13 @@ def _fig6(ctx: FigureContext) -> FigureReport:
         axes_style(ax_steps, "adaptive steps")
         ax_steps.set_ylim(-0.4, 3.4)
         ax_steps.set_yticks([0, 1, 2, 3])
-        stem = ctx.settings.figure_dir / "fig6"
-        files = save_figure(fig, stem)
-    finally:
-        plt.close(fig)
     caption = ("Fig. 6: PSNR gain over no denoising versus SNR for fixed T = 1, 2, 3 steps and adaptive steps "
                "(T_max = 3, stop when the predicted SS decreases). Every curve and the baseline (steps = 0) use the "
                "phase-1 JSCC-T decoder (decoder=jscc), so the baseline is exactly JSCC-T and the gain isolates the "
                "denoiser. Gains are per-image paired differences under the same channel noise, mean over images "
                "with 95 % CI; the lower panel gives the mean number of steps the adaptive rule took.")
-    files += [write_csv(stem.with_suffix(".csv"), rows_csv),
-              write_json(stem.with_suffix(".json"), ctx.meta("fig6") | {
+    files = figure_paths(stem) + [write_csv(stem.with_suffix(".csv"), rows_csv),
+                                  write_json(stem.with_suffix(".json"), ctx.meta("fig6") | {
                   "title": "Fig. 6: PSNR gain over no denoising", "caption": caption, "decoder": "jscc",
                   "snrs": snrs, "baseline": {"spec": base_spec, "result_file": ctx.result_file(base_spec),
                                              "psnr": [{"snr_db": k, "psnr": v} for k, v in base_psnr.items()]},

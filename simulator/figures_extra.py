@@ -16,7 +16,7 @@ from PIL import Image
 
 from simulator.channel import noise_generator, unit_noise
 from simulator.data import ImageItem, list_images, load_image
-from simulator.figure_output import FigureError, FigureReport, save_figure, write_csv, write_json
+from simulator.figure_output import FigureError, FigureReport, figure_paths, saved_figure, write_csv, write_json
 from simulator.latency import device_info, measure_receiver_latency, move_scheme
 from simulator.metrics import ms_ssim, psnr, quantize_8bit
 from simulator.results import summarize
@@ -100,7 +100,6 @@ def _save_png(image: torch.Tensor, path: Any) -> Any:
 def fig7_figure(ctx: FigureContext) -> FigureReport:
     """One image at ``fig7_snr`` restored by the α = 1 and α = 0 denoisers (same noise, same
     decoder), with PSNR annotated and zoomed crops of the most textured window."""
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     s = ctx.settings
@@ -141,9 +140,9 @@ def fig7_figure(ctx: FigureContext) -> FigureReport:
                              "mean_steps": summary.extras.get("steps"), "result_file": ctx.result_file(spec)}
 
     panels = [("original", "Original", image)] + [(k, r["label"], r["image"]) for k, r in recs.items()]
-    fig, axes = plt.subplots(2, 3, figsize=(12, 4 * h / w + 4.4), constrained_layout=True,
-                             gridspec_kw={"height_ratios": [h / w, 1.0]})
-    try:
+    stem = s.figure_dir / "fig7"
+    with saved_figure(stem, 2, 3, figsize=(12, 4 * h / w + 4.4), constrained_layout=True,
+                      gridspec_kw={"height_ratios": [h / w, 1.0]}) as (fig, axes):
         for col, (key, label, img) in enumerate(panels):
             top, bottom = axes[0][col], axes[1][col]
             top.imshow(_hwc(img))
@@ -162,11 +161,7 @@ def fig7_figure(ctx: FigureContext) -> FigureReport:
                 ax.set_yticks([])
         fig.suptitle(f"Fig. 7: latent denoiser trained w/ and w/o SS loss — SNR = {snr:g} dB, "
                      "decoder: phase-1 JSCC-T for both", fontsize="medium")
-        stem = s.figure_dir / "fig7"
-        files = save_figure(fig, stem)
-    finally:
-        plt.close(fig)
-    files += [_save_png(image, stem.with_name("fig7_original.png"))]
+    files = figure_paths(stem) + [_save_png(image, stem.with_name("fig7_original.png"))]
     files += [_save_png(r["image"], stem.with_name(f"fig7_{k}.png")) for k, r in recs.items()]
 
     caption = (f"Fig. 7: {item.image_id} at SNR = {snr:g} dB restored by Ours with the denoiser trained with "
