@@ -115,20 +115,13 @@ def _parse_iloc(data: bytes, s: int, e: int, item_id: int) -> list[tuple[int, in
     b1, b2 = data[pos], data[pos + 1]
     off_size, len_size, base_size = b1 >> 4, b1 & 15, b2 >> 4
     idx_size = b2 & 15 if version in (1, 2) else 0
+    id_size = 2 if version < 2 else 4  # item_count and item_ID: 16 bits before version 2, else 32
     pos += 2
-    if version < 2:
-        count = struct.unpack_from(">H", data, pos)[0]
-        pos += 2
-    else:
-        count = struct.unpack_from(">I", data, pos)[0]
-        pos += 4
+    count = _read_uint(data, pos, id_size)
+    pos += id_size
     for _ in range(count):
-        if version < 2:
-            iid = struct.unpack_from(">H", data, pos)[0]
-            pos += 2
-        else:
-            iid = struct.unpack_from(">I", data, pos)[0]
-            pos += 4
+        iid = _read_uint(data, pos, id_size)
+        pos += id_size
         method = 0
         if version in (1, 2):
             method = struct.unpack_from(">H", data, pos)[0] & 15
