@@ -78,3 +78,14 @@ def test_load_refuses_non_safetensors_and_mismatched_config(tmp_path, tiny_check
     save_checkpoint(wrong, dict(codec.state_dict()), {"kind": "jscc-t", "config": cpu.cfg.to_dict()})
     with pytest.raises(CheckpointError, match="do not match"):
         load_jscc(wrong)
+
+
+def test_configs_survive_a_json_model_card() -> None:
+    import json
+
+    from baselines.cddm.model import CDDM_CONFIGS
+    from simulator.models.denoiser import DENOISER_CONFIGS
+
+    for configs in (JSCC_CONFIGS, CDDM_CONFIGS, DENOISER_CONFIGS):
+        for cfg in configs.values():
+            assert type(cfg).from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg

@@ -43,11 +43,13 @@ are replicate-padded to a multiple of 2^(levels−1) and cropped back.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from simulator.models.card_config import CardConfig
 
 __all__ = ["CDDMConfig", "CDDM_CONFIGS", "NoiseSchedule", "EpsilonUNet", "CDDM", "SampleResult", "channel_std"]
 
@@ -59,7 +61,7 @@ def channel_std(snr_db: torch.Tensor | float) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class CDDMConfig:
+class CDDMConfig(CardConfig):
     """Schedule and network of a CDDM.
 
     :ivar steps: T, the number of diffusion steps.
@@ -81,14 +83,6 @@ class CDDMConfig:
     groups: int = 8
     dropout: float = 0.1
     state_input: bool = False
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "CDDMConfig":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 #: ``paper``: CDDM's schedule (T = 1000, β linear 1e-4 … 0.02) and a DDPM-sized U-Net.

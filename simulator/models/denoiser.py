@@ -21,11 +21,13 @@ decrease happens, the output is z_{T_max+1} (T_max steps).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from simulator.models.card_config import CardConfig
 
 __all__ = ["DenoiserConfig", "DENOISER_CONFIGS", "S1_MODES", "initial_similarity", "cosine_similarity",
            "ResidualPredictor", "SimilarityPredictor", "LatentDenoiser", "DenoiseResult"]
@@ -56,7 +58,7 @@ def cosine_similarity(y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class DenoiserConfig:
+class DenoiserConfig(CardConfig):
     """Widths of the residual U-Net (``width`` at full latent resolution, 2× at the bottom)."""
 
     latent_channels: int = 96
@@ -64,9 +66,6 @@ class DenoiserConfig:
     groups: int = 8
     embed: int = 64
     sim_hidden: int = 64
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 DENOISER_CONFIGS = {"cpu": DenoiserConfig(), "paper": DenoiserConfig(width=256, embed=128, sim_hidden=128),

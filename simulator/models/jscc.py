@@ -12,11 +12,12 @@ pads others (replicate) and crops the reconstruction back.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
+from simulator.models.card_config import CardConfig
 from simulator.models.swin import PatchEmbed, PatchMerging, PatchReverseMerging, PatchUnembed, SwinStage
 
 __all__ = ["STRIDE", "JSCCConfig", "JSCC_CONFIGS", "latent_channels", "JSCCEncoder", "JSCCDecoder", "JSCCCodec"]
@@ -33,7 +34,7 @@ def latent_channels(bandwidth_ratio: float) -> int:
 
 
 @dataclass(frozen=True)
-class JSCCConfig:
+class JSCCConfig(CardConfig):
     """Architecture of the codec (widths per stage, Swin depths/heads, window)."""
 
     dims: tuple[int, int, int, int] = (128, 192, 256, 320)
@@ -46,14 +47,6 @@ class JSCCConfig:
     @property
     def latent_channels(self) -> int:
         return latent_channels(self.bandwidth_ratio)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "JSCCConfig":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 #: ``paper``: widths as WITT/SwinJSCC, for GPUs.  ``cpu``: narrower, sized for 2 CPU cores

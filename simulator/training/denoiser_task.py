@@ -33,7 +33,7 @@ VAL_SNRS_DB = (-3.0, 0.0, 5.0)
 def load_denoiser(path: Path) -> tuple[LatentDenoiser, dict[str, Any]]:
     """A denoiser from its safetensors checkpoint; the card's config builds the model."""
     tensors, card = load_checkpoint(path, kind="denoiser")
-    model = LatentDenoiser(DenoiserConfig(**card["config"]))
+    model = LatentDenoiser(DenoiserConfig.from_dict(card["config"]))
     model.load_state_dict(tensors)
     return model.eval(), card
 
