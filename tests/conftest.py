@@ -66,6 +66,24 @@ class IdentitySchemeB(IdentityScheme):
     description = "test only: the same link under another name"
 
 
+def optimise(task, images: torch.Tensor, snr_db: torch.Tensor, steps: int, lr: float,
+             fixed_seed: int | None = None) -> list[tuple[float, dict]]:
+    """``steps`` Adam steps on ``task.loss(images, snr_db)`` over ``task.trainable()``; with
+    ``fixed_seed`` the global RNG is reseeded before every step (the same noise each step: a
+    fixed problem).  Returns ``(loss, logs)`` per step."""
+    opt = torch.optim.Adam(task.trainable(), lr=lr)
+    history = []
+    for _ in range(steps):
+        if fixed_seed is not None:
+            torch.manual_seed(fixed_seed)
+        loss, logs = task.loss(images, snr_db)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        history.append((loss.item(), logs))
+    return history
+
+
 def write_images(folder: Path, sizes: list[tuple[int, int]]) -> Path:
     """Smooth random RGB PNGs ``img0.png, img1.png, …`` of the given (H, W) sizes."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from simulator.checkpoints import CheckpointError, save_checkpoint
 from simulator.registry import create_scheme
 from simulator.schemes.base import Transmission
 
-from tests.conftest import write_images
+from tests.conftest import optimise, write_images
 
 TINY = CDDM_CONFIGS["tiny"]
 
@@ -175,16 +175,8 @@ def test_training_steps_reduce_loss(cddm_checkpoints: Path) -> None:
     assert task.t_max == task.cddm.start_step(-3.0).item() < TINY.steps
     torch.manual_seed(0)
     images = torch.rand(4, 3, 32, 32)
-    opt = torch.optim.Adam(task.trainable(), lr=3e-3)
-    snr = torch.zeros(4)
-    losses = []
-    for _ in range(25):
-        torch.manual_seed(1)  # same t and ε every step: a fixed batch
-        loss, logs = task.loss(images, snr)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(logs["loss"])
+    # same t and ε every step: a fixed batch
+    losses = [logs["loss"] for _, logs in optimise(task, images, torch.zeros(4), steps=25, lr=3e-3, fixed_seed=1)]
     assert losses[-1] < 0.7 * losses[0]
     task.modules.eval()
     with torch.no_grad():
@@ -198,15 +190,8 @@ def test_finetune_reduces_loss_and_exports(cddm_checkpoints: Path) -> None:
     task = CDDMFinetuneTask(cddm_checkpoints / "jscc-t-tiny.safetensors", cddm_checkpoints / "cddm-tiny.safetensors", "tiny")
     torch.manual_seed(0)
     images = torch.rand(2, 3, 32, 32)
-    opt = torch.optim.Adam(task.trainable(), lr=3e-3)
-    losses = []
-    for _ in range(8):
-        torch.manual_seed(1)
-        loss, logs = task.loss(images, torch.tensor([0.0, 6.0]))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(logs["mse"])
+    history = optimise(task, images, torch.tensor([0.0, 6.0]), steps=8, lr=3e-3, fixed_seed=1)
+    losses = [logs["mse"] for _, logs in history]
     assert losses[-1] < losses[0]
     assert all(not p.requires_grad for p in task.modules["denoiser"].parameters())
     tensors, card = task.export()

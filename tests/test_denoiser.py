@@ -13,6 +13,7 @@ from simulator.models.denoiser import (
     cosine_similarity,
     initial_similarity,
 )
+from tests.conftest import optimise
 
 
 def test_s1_formula() -> None:
@@ -100,24 +101,14 @@ def test_phase2_trains_only_denoiser_and_phase3_only_decoder(tiny_checkpoints) -
     images, snr = torch.rand(2, 3, 32, 32), torch.tensor([0.0, 10.0])
     task = DenoiserTask(tiny_checkpoints / "jscc-t-tiny.safetensors", DENOISER_CONFIGS["tiny"], "tiny")
     enc_before, den_before = snapshot(task.modules["encoder"]), snapshot(task.modules["denoiser"])
-    opt = torch.optim.Adam(task.trainable(), lr=1e-2)
-    for _ in range(3):
-        loss, _ = task.loss(images, snr)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    optimise(task, images, snr, steps=3, lr=1e-2)
     assert all(torch.equal(v, task.modules["encoder"].state_dict()[k]) for k, v in enc_before.items())
     assert any(not torch.equal(v, task.modules["denoiser"].state_dict()[k]) for k, v in den_before.items())
 
     ft = FinetuneTask(tiny_checkpoints / "jscc-t-tiny.safetensors", tiny_checkpoints / "denoiser-tiny-alpha1.safetensors", "tiny")
     frozen = {name: snapshot(ft.modules[name]) for name in ("encoder", "denoiser")}
     dec_before = snapshot(ft.modules["decoder"])
-    opt = torch.optim.Adam(ft.trainable(), lr=1e-2)
-    for _ in range(2):
-        loss, _ = ft.loss(images, snr)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    optimise(ft, images, snr, steps=2, lr=1e-2)
     for name, before in frozen.items():
         assert all(torch.equal(v, ft.modules[name].state_dict()[k]) for k, v in before.items()), name
     assert any(not torch.equal(v, ft.modules["decoder"].state_dict()[k]) for k, v in dec_before.items())

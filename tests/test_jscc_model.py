@@ -9,6 +9,7 @@ from simulator.checkpoints import CheckpointError, save_checkpoint
 from simulator.link import normalize_latent
 from simulator.models.jscc import JSCC_CONFIGS, STRIDE, JSCCCodec, latent_channels
 from simulator.schemes.latent import load_jscc
+from tests.conftest import optimise
 
 
 @pytest.mark.parametrize("name", ["cpu", "paper"])
@@ -52,17 +53,9 @@ def test_training_steps_reduce_loss() -> None:
 
     torch.manual_seed(0)
     task = JSCCTask(JSCC_CONFIGS["tiny"], "tiny")
-    opt = torch.optim.Adam(task.trainable(), lr=3e-3)
     images = torch.nn.functional.interpolate(torch.rand(2, 3, 4, 4), size=64, mode="bilinear")  # smooth
-    snr = torch.full((2,), 13.0)
-    losses = []
-    for _ in range(25):
-        torch.manual_seed(1)  # same noise each step: a fixed problem
-        loss, _ = task.loss(images, snr)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    # same noise each step: a fixed problem
+    losses = [loss for loss, _ in optimise(task, images, torch.full((2,), 13.0), steps=25, lr=3e-3, fixed_seed=1)]
     assert losses[-1] < 0.7 * losses[0]
 
 
