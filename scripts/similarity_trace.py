@@ -31,11 +31,10 @@ from simulator.registry import create_scheme
 from simulator.sweep import parse_snr_spec
 
 
-def trace(scheme, image: torch.Tensor, image_id: str, snr_db: float, steps: int, seed: int
+def trace(scheme, y: torch.Tensor, image_id: str, snr_db: float, steps: int, seed: int
           ) -> tuple[list[float], list[float]]:
-    """True and predicted similarity sequences, each ``steps + 1`` long, for one image."""
-    enc = scheme.encode(image)
-    y = enc.latent.unsqueeze(0)
+    """True and predicted similarity sequences, each ``steps + 1`` long, for one image's sent
+    latent ``y [1, C, h, w]``."""
     noise = unit_noise(y.numel() // 2, noise_generator(seed, image_id, snr_db, 0)).unsqueeze(0)
     z = awgn_latent(y, snr_db, noise)
     s = initial_similarity(torch.tensor([snr_db]))
@@ -65,13 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"similarity_trace: {exc}", file=sys.stderr)
         return 2
     scheme = create_scheme(f"ours:alpha={args.alpha}:decoder=jscc")
-    images = [(item.image_id, load_image(item.path)) for item in items]
+    latents = [(item.image_id, scheme.encode(load_image(item.path)).latent.unsqueeze(0)) for item in items]
     header = " | ".join([f"true s{t + 1}" for t in range(args.steps + 1)] + [f"pred s{t + 1}" for t in range(args.steps + 1)])
-    print(f"denoiser alpha={args.alpha}, {len(images)} images, seed {args.seed}; s_t = cos(y, z_t), mean over images")
+    print(f"denoiser alpha={args.alpha}, {len(latents)} images, seed {args.seed}; s_t = cos(y, z_t), mean over images")
     print(f"| SNR (dB) | {header} | true s fell |")
     print("|" + " --- |" * (2 * args.steps + 4))
     for snr in snrs:
-        traces = [trace(scheme, img, image_id, snr, args.steps, args.seed) for image_id, img in images]
+        traces = [trace(scheme, y, image_id, snr, args.steps, args.seed) for image_id, y in latents]
         true = torch.tensor([t for t, _ in traces])
         pred = torch.tensor([q for _, q in traces])
         fell = (true.diff(dim=1) < 0).any(dim=1).float().mean().item()

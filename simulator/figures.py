@@ -38,7 +38,7 @@ from simulator.figure_output import (FigureError, FigureReport, axes_style, erro
 from simulator.figures_extra import FIG7_DEFAULT_IMAGE, fig7_figure, find_fig7_image, table1_figure
 from simulator.metrics import mean_and_ci95
 from simulator.registry import ALIASES, available_schemes, create_scheme
-from simulator.results import ResultsError, SummaryRow, result_path, summarize
+from simulator.results import ResultsError, SummaryRow, point_key, result_path, summarize
 from simulator.schemes.base import Scheme
 from simulator.sweep import SNR_FORMS, ProgressFactory, SweepConfig, parse_snr_spec, run_sweep
 
@@ -331,25 +331,21 @@ def _fig4(ctx: FigureContext) -> FigureReport:
                           caption, FIG4_REQUIRED, ("psnr", "ms_ssim"), {n: style_for(n) for n in FIG4_SCHEMES})
 
 
-def _paired_gain(rows: list[dict[str, Any]], base: list[dict[str, Any]]) -> dict[float, tuple[float, float, int]]:
-    """Per SNR: mean and 95 % CI over images of PSNR(rows) − PSNR(base) on the same noise."""
-    ref = {(r["image_id"], round(float(r["snr_db"]), 6), r["realization"]): r["psnr"] for r in base}
+def _gain_points(rows: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PSNR(rows) − PSNR(base) on the same noise, paired per image: per SNR (ascending) a point
+    ``{snr_db, gain, gain_ci95, n_images}`` with the mean and 95 % CI over images."""
+    ref = {point_key(r["image_id"], r["snr_db"], r["realization"], r["seed"]): r["psnr"] for r in base}
     diffs: dict[float, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        key = (r["image_id"], round(float(r["snr_db"]), 6), r["realization"])
+        key = point_key(r["image_id"], r["snr_db"], r["realization"], r["seed"])
         b = ref.get(key)
         if b is not None and math.isfinite(r["psnr"]) and math.isfinite(b):
             diffs[key[1]][r["image_id"]].append(r["psnr"] - b)
-    out = {}
+    points = []
     for snr, per_image in sorted(diffs.items()):
         mean, ci = mean_and_ci95([sum(v) / len(v) for v in per_image.values()])
-        out[snr] = (mean, ci, len(per_image))
-    return out
-
-
-def _gain_points(rows: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """:func:`_paired_gain` as plot points ``{snr_db, gain, gain_ci95, n_images}``."""
-    return [{"snr_db": snr, "gain": g, "gain_ci95": ci, "n_images": n} for snr, (g, ci, n) in _paired_gain(rows, base).items()]
+        points.append({"snr_db": snr, "gain": mean, "gain_ci95": ci, "n_images": len(per_image)})
+    return points
 
 
 def _fig5(ctx: FigureContext) -> FigureReport:
