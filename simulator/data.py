@@ -73,21 +73,30 @@ def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path:
         return as_path.resolve()
     looked = []
     for root in _candidate_roots(data_dir):
-        for candidate in (root / name, root):  # a root may be the data set itself (--data-dir kodak/)
-            looked.append(candidate)
-            if candidate.name == name and candidate.is_dir():
-                return candidate
+        nested = root / name  # a name may be a relative path: train/bsds500/val
+        looked.append(nested)
+        if nested.is_dir():
+            return nested
+        looked.append(root)  # a root may be the data set itself (--data-dir kodak/)
+        if root.name == name and root.is_dir():
+            return root
     where = ", ".join(str(p) for p in dict.fromkeys(looked))
     hint = " (for Kodak24 run `simulate --download-kodak DIR` where a network exists)" if name == "kodak" else ""
     raise DataError(f"data set {name!r} not found; looked in: {where}; pass --data-dir or set SEMCOM_DATA{hint}")
 
 
-def list_images(folder: Path, limit: int | None = None) -> list[ImageItem]:
-    """All images under ``folder`` (recursive), sorted by relative path; first ``limit``."""
+def list_images(folder: Path, limit: int | None = None, exclude: tuple[str, ...] = ()) -> list[ImageItem]:
+    """All images under ``folder`` (recursive), sorted by relative path; first ``limit``.
+
+    :param exclude: folder names to skip at any depth below ``folder`` (e.g. ``("val", "test")``
+        keeps BSDS500's validation and test splits out of training).
+    """
     folder = Path(folder)
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                   and not set(p.relative_to(folder).parts[:-1]) & set(exclude))
     if not paths:
-        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}")
+        skipped = f" outside {', '.join(exclude)}/" if exclude else ""
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {folder}{skipped}")
     items = [ImageItem(p.relative_to(folder).as_posix(), p) for p in paths]
     return items[:limit] if limit else items
 
@@ -121,13 +130,14 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
 class RandomCropDataset(torch.utils.data.Dataset):
     """Random ``crop×crop`` crops with horizontal flips from an image folder (training).
 
-    Images smaller than the crop are replicate-padded.  All images are decoded once and
+    Images smaller than the crop are replicate-padded; folders named in ``exclude`` are
+    skipped (see :func:`list_images`).  All images are decoded once and
     kept in memory as uint8 (BSDS500: ~230 MB).  ``len`` is ``epoch_size`` so a
     DataLoader can draw as many crops as wanted.
     """
 
-    def __init__(self, folder: Path, crop: int, epoch_size: int = 10**9) -> None:
-        self.items = list_images(folder)
+    def __init__(self, folder: Path, crop: int, epoch_size: int = 10**9, exclude: tuple[str, ...] = ()) -> None:
+        self.items = list_images(folder, exclude=exclude)
         self.crop = crop
         self.epoch_size = epoch_size
         self.images = [(load_image(it.path) * 255).round().to(torch.uint8) for it in self.items]

@@ -20,7 +20,8 @@ import torch
 
 from simulator.checkpoints import CHECKPOINT_DIR
 from simulator.data import DataError, find_dataset, list_images, load_image
-from simulator.training.loop import Task, TrainSettings, train
+from simulator.models.swin import ATTENTION_PATHS, set_attention_path
+from simulator.training.loop import OPTIMIZERS, SCHEDULES, Task, TrainSettings, train
 
 __all__ = ["main", "validation_crops"]
 
@@ -36,7 +37,15 @@ DEFAULT_SNRS = {"jscc": "13", "denoiser": "0,2,4,6,8,10", "finetune": "0,2,4,6,8
                 "cddm-finetune": "0,2,4,6,8,10"}
 
 
-def validation_crops(data_dir: str | None, name: str = "kodak", count: int = 4, size: int = 256) -> torch.Tensor:
+#: Validation images: BSDS500's ``val/`` split, never trained on (``--exclude``) and not the
+#: Kodak24 test set.
+DEFAULT_VAL_DATA = "train/bsds500/val"
+#: Phase-1 precision defaults to bf16 autocast (measured in benchmarks/bench_train.py and
+#: docs/training.md); the later phases keep float32.
+DEFAULT_PRECISION = {"jscc": "bf16"}
+
+
+def validation_crops(data_dir: str | None, name: str = DEFAULT_VAL_DATA, count: int = 16, size: int = 256) -> torch.Tensor:
     """``[count, 3, size, size]`` centre crops of the first ``count`` images of a data set."""
     items = list_images(find_dataset(name, data_dir), limit=count)
     crops = []
@@ -78,15 +87,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="phase", required=True)
     for phase, help_text in PHASES.items():
         p = sub.add_parser(phase, help=help_text)
-        p.add_argument("--config", default="cpu", help="codec configuration: cpu, paper or tiny (default cpu)")
+        p.add_argument("--config", default="cpu", help="codec configuration: cpu, mid, large, paper or tiny (default cpu)")
         p.add_argument("--data-dir", default=None, help="folder holding the data sets (else $SEMCOM_DATA, ../shared/datasets)")
         p.add_argument("--train-data", default="train", help="training image folder name or path (default: train)")
-        p.add_argument("--val-data", default="kodak", help="validation data set (default: kodak; 4 centre crops)")
+        p.add_argument("--exclude", default="val,test",
+                       help="folder names under the training data never trained on (default: val,test)")
+        p.add_argument("--val-data", default=DEFAULT_VAL_DATA,
+                       help=f"validation image folder (default: {DEFAULT_VAL_DATA}; centre crops)")
+        p.add_argument("--val-count", type=int, default=16, help="validation images (256² centre crops; default 16)")
         p.add_argument("--snr", default=DEFAULT_SNRS[phase], help=f"training SNR(s) in dB, e.g. 13, 0,2,4 or 0:10:2 (default {DEFAULT_SNRS[phase]})")
         p.add_argument("--iters", type=int, default=10_000)
         p.add_argument("--batch", type=int, default=8)
         p.add_argument("--crop", type=int, default=128)
-        p.add_argument("--lr", type=float, default=1e-4)
+        p.add_argument("--lr", type=float, default=1e-4, help="peak learning rate")
+        p.add_argument("--schedule", default="poly", choices=SCHEDULES,
+                       help="learning-rate schedule after warm-up (default poly; wsd = constant then linear decay)")
+        p.add_argument("--warmup", type=int, default=0, help="linear warm-up iterations (default 0)")
+        p.add_argument("--decay-iters", type=int, default=0, help="wsd: iterations of the final decay")
+        p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+        p.add_argument("--weight-decay", type=float, default=0.0)
+        p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights, e.g. 0.999 (default 0: off)")
+        p.add_argument("--precision", default=DEFAULT_PRECISION.get(phase, "fp32"), choices=("bf16", "fp32"),
+                       help=f"bf16 autocast or float32 (default {DEFAULT_PRECISION.get(phase, 'fp32')})")
+        p.add_argument("--attention", default="explicit", choices=ATTENTION_PATHS,
+                       help="Swin attention kernel (default explicit; sdpa = F.scaled_dot_product_attention)")
+        p.add_argument("--keep-best", action="store_true",
+                       help="write the output at every best validation (for long campaigns stopped at any time)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--save-every", type=int, default=100)
         p.add_argument("--val-every", type=int, default=500)
@@ -109,23 +135,29 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.snrs = parse_snr_spec(args.snr)
-        if args.config not in ("cpu", "paper", "tiny"):
-            raise ValueError(f"unknown config {args.config!r}; accepted: cpu, paper, tiny")
+        from simulator.models.jscc import JSCC_CONFIGS
+
+        if args.config not in JSCC_CONFIGS:
+            raise ValueError(f"unknown config {args.config!r}; accepted: {', '.join(JSCC_CONFIGS)}")
+        set_attention_path(args.attention)
         train_dir = find_dataset(args.train_data, args.data_dir)
-        val = validation_crops(args.data_dir, args.val_data)
+        val = validation_crops(args.data_dir, args.val_data, count=args.val_count)
         task = _build_task(args)
+        output = args.out or _default_output(args)
+        settings = TrainSettings(
+            data_dir=train_dir, run_dir=args.run_dir or Path("runs") / output.stem, output=output,
+            iters=args.iters, batch=args.batch, crop=args.crop, lr=args.lr, snrs_db=tuple(args.snrs),
+            exclude=tuple(x for x in args.exclude.split(",") if x), schedule=args.schedule, warmup=args.warmup,
+            decay_iters=args.decay_iters, optimizer=args.optimizer, weight_decay=args.weight_decay,
+            bf16=args.precision == "bf16", ema=args.ema, seed=args.seed, save_every=args.save_every,
+            val_every=args.val_every, threads=args.threads, keep_best=args.keep_best,
+        )
     except (ValueError, DataError, FileNotFoundError) as exc:
         print(f"semcom-train: error: {exc}", file=sys.stderr)
         return 2
-    output = args.out or _default_output(args)
-    settings = TrainSettings(
-        data_dir=train_dir, run_dir=args.run_dir or Path("runs") / output.stem, output=output, iters=args.iters,
-        batch=args.batch, crop=args.crop, lr=args.lr, snrs_db=tuple(args.snrs), seed=args.seed,
-        save_every=args.save_every, val_every=args.val_every, threads=args.threads,
-    )
     card = train(task, settings, val, progress=_progress_bar(args.iters))
     if card:
-        print(f"wrote {output} (validation: {card.get('validation')}, wall time {card['wall_time_s']} s)", file=sys.stderr)
+        print(f"wrote {settings.output} (validation: {card.get('validation')}, wall time {card['wall_time_s']} s)", file=sys.stderr)
     return 0
 
 

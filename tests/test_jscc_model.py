@@ -82,3 +82,28 @@ def test_configs_survive_a_json_model_card() -> None:
     for configs in (JSCC_CONFIGS, CDDM_CONFIGS, DENOISER_CONFIGS):
         for cfg in configs.values():
             assert type(cfg).from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+@pytest.mark.parametrize("size", [(32, 48), (40, 24)])  # shifted windows with masks; padded maps
+def test_explicit_attention_equals_sdpa(size: tuple[int, int]) -> None:
+    from simulator.models.swin import SwinStage, set_attention_path
+
+    torch.manual_seed(0)
+    stage = SwinStage(dim=16, depth=2, heads=2, window=8)  # block 2 is shifted (mask + roll)
+    x = torch.randn(2, *size, 16)
+    outputs, grads = [], []
+    try:
+        for path in ("sdpa", "explicit"):
+            set_attention_path(path)
+            stage.zero_grad()
+            y = stage(x)
+            y.square().sum().backward()
+            outputs.append(y.detach())
+            grads.append([p.grad.clone() for p in stage.parameters()])
+    finally:
+        set_attention_path("explicit")
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-5, atol=1e-5)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="accepted: explicit, sdpa"):
+        set_attention_path("flash")

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from simulator.models.jscc import JSCC_CONFIGS
 from simulator.training.jscc_task import JSCCTask
-from simulator.training.loop import TrainSettings, poly_lr, train
+from simulator.training.loop import TrainSettings, learning_rate, poly_lr, train
 from tests.conftest import write_images
 
 
@@ -32,6 +32,68 @@ def test_poly_lr() -> None:
     assert poly_lr(1e-4, 0, 100, 0.9) == pytest.approx(1e-4)
     assert poly_lr(1e-4, 50, 100, 1.0) == pytest.approx(5e-5)
     assert poly_lr(1e-4, 100, 100, 0.9) == 0.0
+
+
+def test_learning_rate_schedules(tmp_path: Path) -> None:
+    def lrs(**kw: object) -> list[float]:
+        s = TrainSettings(data_dir=tmp_path, run_dir=tmp_path, output=tmp_path / "w.safetensors", lr=1.0, **kw)
+        return [learning_rate(s, it) for it in range(s.iters)]
+
+    assert lrs(iters=4, warmup=4, schedule="constant") == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert lrs(iters=6, warmup=2, schedule="wsd", decay_iters=2) == pytest.approx([0.5, 1, 1, 1, 1, 0.5])
+    cosine = lrs(iters=5, warmup=1, schedule="cosine")
+    assert cosine[1] == pytest.approx(1.0) and cosine[3] == pytest.approx(0.5) and cosine[-1] < 0.2
+    # extending a wsd run before its decay changes none of the rates already used
+    assert lrs(iters=20, warmup=2, schedule="wsd", decay_iters=5)[:15] == lrs(iters=40, warmup=2, schedule="wsd", decay_iters=5)[:15]
+    with pytest.raises(ValueError, match="accepted: poly, cosine, constant, wsd"):
+        lrs(iters=4, schedule="step")
+    with pytest.raises(ValueError, match="decay iterations"):
+        lrs(iters=4, schedule="wsd")
+
+
+def test_validation_and_test_splits_are_never_trained_on(tmp_path: Path) -> None:
+    from simulator.data import RandomCropDataset
+
+    write_images(tmp_path / "bsds" / "train", [(40, 40)])
+    write_images(tmp_path / "bsds" / "val", [(40, 40), (40, 40)])
+    write_images(tmp_path / "bsds" / "test", [(40, 40)])
+    data = RandomCropDataset(tmp_path, crop=32, exclude=("val", "test"))
+    assert [it.image_id for it in data.items] == ["bsds/train/img0.png"]
+
+
+def test_ema_bf16_run_resumes_exactly_and_keeps_best(tmp_path: Path, train_folder: Path) -> None:
+    val = torch.rand(1, 3, 32, 32)
+    extra = dict(ema=0.9, bf16=True, optimizer="adamw", weight_decay=0.01, schedule="wsd", warmup=1,
+                 decay_iters=2, keep_best=True)
+
+    def run(folder: Path, progress=None) -> None:
+        torch.manual_seed(0)
+        settings = _settings(train_folder, folder, iters=6)
+        for key, value in extra.items():
+            setattr(settings, key, value)
+        train(JSCCTask(JSCC_CONFIGS["tiny"], "tiny"), settings, val, progress=progress)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_5(done: int, total: int, logs: dict) -> None:
+        if done == 5:
+            raise Killed
+
+    run(tmp_path / "straight")
+    with pytest.raises(Killed):
+        run(tmp_path / "killed", kill_at_5)
+    run(tmp_path / "killed")
+    a = load_file(str(tmp_path / "straight" / "out.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "out.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    import json
+
+    card = json.loads((tmp_path / "straight" / "out.json").read_text())
+    best = max(h["val_psnr"] for h in card["validation_history"])
+    assert card["validation"]["val_psnr"] == best and card["iterations"] == card["validation"]["iteration"]
+    assert all(h["cpu_hours"] > 0 and h["wall_s"] > 0 for h in card["validation_history"])
 
 
 def test_killed_run_resumes_exactly(tmp_path: Path, train_folder: Path) -> None:

@@ -52,9 +52,12 @@ class JSCCConfig(CardConfig):
 #: ``paper``: widths as WITT/SwinJSCC, for GPUs.  ``cpu``: narrower, sized for 2 CPU cores
 #: (same depths [2, 2, 6, 2] would cost ~2× more; the cpu config keeps the 4-stage layout
 #: and shifted windows but uses depths [1, 1, 2, 1] and a quarter of the widths).
+#: ``mid`` and ``large`` sit between them for the CPU scaling study (docs/training.md).
 JSCC_CONFIGS: dict[str, JSCCConfig] = {
     "paper": JSCCConfig(),
     "cpu": JSCCConfig(dims=(32, 48, 64, 96), depths=(1, 1, 2, 1), heads=(2, 3, 4, 4), window=8, mlp_ratio=2.0),
+    "mid": JSCCConfig(dims=(64, 96, 128, 160), depths=(2, 2, 2, 2), heads=(2, 3, 4, 5), window=8),
+    "large": JSCCConfig(dims=(96, 128, 192, 256), depths=(2, 2, 4, 2), heads=(3, 4, 6, 8), window=8),
     "tiny": JSCCConfig(dims=(8, 8, 16, 16), depths=(1, 1, 1, 1), heads=(1, 1, 2, 2), window=4, mlp_ratio=1.0),
 }
 

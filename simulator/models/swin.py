@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SwinBlock", "SwinStage", "PatchEmbed", "PatchMerging", "PatchReverseMerging", "PatchUnembed"]
+__all__ = ["ATTENTION_PATHS", "set_attention_path", "SwinBlock", "SwinStage", "PatchEmbed", "PatchMerging", "PatchReverseMerging", "PatchUnembed"]
 
 
 def _relative_position_index(window: int) -> torch.Tensor:
@@ -49,6 +49,23 @@ def _shift_mask(h: int, w: int, window: int, shift: int, device: torch.device) -
     return torch.zeros(mask.shape, device=device).masked_fill_(mask, float("-inf"))
 
 
+#: Attention kernel of every :class:`WindowAttention`: ``"explicit"`` (softmax(q·kᵀ·scale + bias
+#: + mask)·v written out, the mask broadcast over the batch) or ``"sdpa"``
+#: (``F.scaled_dot_product_attention`` with a float mask).  Both compute the same function;
+#: on CPU the explicit path trains faster (``benchmarks/bench_train.py`` measures it), because
+#: SDPA with a float mask and gradients falls back to a slow reference kernel.
+ATTENTION_PATHS = ("explicit", "sdpa")
+_attention_path = "explicit"
+
+
+def set_attention_path(path: str) -> None:
+    """Choose the attention kernel for all Swin blocks (process-wide): one of :data:`ATTENTION_PATHS`."""
+    global _attention_path
+    if path not in ATTENTION_PATHS:
+        raise ValueError(f"unknown attention path {path!r}; accepted: {', '.join(ATTENTION_PATHS)}")
+    _attention_path = path
+
+
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside ``window×window`` windows with a learned
     relative-position bias.  Input/output ``[B·nW, window², C]``."""
@@ -58,6 +75,7 @@ class WindowAttention(nn.Module):
         if dim % heads:
             raise ValueError(f"dim {dim} is not divisible by heads {heads}")
         self.heads, self.window = heads, window
+        self.scale = (dim // heads) ** -0.5
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
@@ -65,13 +83,23 @@ class WindowAttention(nn.Module):
         self.register_buffer("bias_index", _relative_position_index(window), persistent=False)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """:param mask: additive ``[nW, n, n]`` shift mask (0 / −inf), windows ordered as
+        :func:`_window_partition` makes them, ``B·nW`` a multiple of ``nW``."""
         bw, n, c = x.shape
         q, k, v = self.qkv(x).view(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         bias = self.bias_table[self.bias_index].permute(2, 0, 1)  # [heads, n, n]
-        if mask is not None:  # [nW, n, n] → [B·nW, heads, n, n]
-            n_win = mask.shape[0]
-            bias = (bias.unsqueeze(0) + mask.unsqueeze(1)).repeat(bw // n_win, 1, 1, 1)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        if _attention_path == "sdpa":
+            if mask is not None:  # [nW, n, n] → [B·nW, heads, n, n]
+                n_win = mask.shape[0]
+                bias = (bias.unsqueeze(0) + mask.unsqueeze(1)).repeat(bw // n_win, 1, 1, 1)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        else:
+            scores = (q * self.scale) @ k.transpose(-2, -1) + bias.to(q.dtype)  # [B·nW, heads, n, n]
+            if mask is not None:  # broadcast the [nW, n, n] mask over the batch, no copy
+                n_win = mask.shape[0]
+                scores = scores.view(bw // n_win, n_win, self.heads, n, n) + mask.to(q.dtype)[None, :, None]
+                scores = scores.view(bw, self.heads, n, n)
+            out = scores.softmax(dim=-1) @ v
         return self.proj(out.transpose(1, 2).reshape(bw, n, c))
 
 

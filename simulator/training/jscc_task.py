@@ -32,8 +32,9 @@ class JSCCTask(Task):
         return list(self.codec.parameters())
 
     def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        z = random_awgn_latent(normalize_latent(self.codec.encoder(images)), snr_db)
-        mse = (self.codec.decoder(z) - images).pow(2).mean()
+        # .float(): under bf16 autocast the power normalisation, channel noise and loss stay float32
+        z = random_awgn_latent(normalize_latent(self.codec.encoder(images).float()), snr_db)
+        mse = (self.codec.decoder(z).float() - images).pow(2).mean()
         return mse, {"mse": mse.item(), "psnr": (10 * torch.log10(1 / mse)).item()}
 
     def validate(self, images: torch.Tensor) -> dict[str, float]:

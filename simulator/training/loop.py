@@ -2,13 +2,19 @@
 
 A phase is a :class:`Task`: it owns its modules, says which parameters train, computes a
 loss on a batch of image crops and a validation score, and exports its weights.  The loop
-adds: Adam with poly learning-rate decay, SNR sampling, a tqdm progress bar, periodic
-validation, atomic resumable saves, data-parallel training under ``torchrun`` (gradients
-all-reduced and averaged over ranks each step, as DistributedDataParallel does), and the
-final safetensors file + model card.
+adds: Adam or AdamW with a learning-rate schedule (:func:`learning_rate`: linear warm-up,
+then poly, cosine, constant or warmup-stable-decay), optional bf16 autocast on CPU,
+optional EMA of the trained weights (validated and exported in place of the raw weights),
+SNR sampling, a tqdm progress bar, periodic validation with wall time and CPU-hours (the
+learning curve), atomic resumable saves, data-parallel training under ``torchrun``
+(gradients all-reduced and averaged over ranks each step, as DistributedDataParallel
+does), and the final safetensors file + model card.
 
-Resumability: the run folder holds ``state.pt`` (model, optimizer, iteration, wall time,
-best score; loaded with ``torch.load(weights_only=True)``).  Randomness is re-seeded at
+Resumability: the run folder holds ``state.pt`` (model, optimizer, EMA, iteration, wall
+time, CPU time, learning curve; loaded with ``torch.load(weights_only=True)``).  A run can
+be extended across sessions by rerunning it with a larger ``--iters``: with the
+``constant`` or ``wsd`` schedule the learning rate before the decay window does not depend
+on ``iters``, so extending a run changes nothing it has already done.  Randomness is re-seeded at
 every iteration from (seed, rank, iteration), so a run killed at any point and resumed
 from its last save draws exactly the crops and noise it would have drawn.
 """
@@ -16,13 +22,15 @@ from its last save draws exactly the crops and noise it would have drawn.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
+import math
 import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -31,7 +39,10 @@ from torch import nn
 from simulator.checkpoints import save_checkpoint
 from simulator.data import RandomCropDataset
 
-__all__ = ["TrainSettings", "Task", "train", "git_sha", "poly_lr"]
+__all__ = ["SCHEDULES", "OPTIMIZERS", "TrainSettings", "Task", "train", "git_sha", "poly_lr", "learning_rate"]
+
+SCHEDULES = ("poly", "cosine", "constant", "wsd")
+OPTIMIZERS = ("adam", "adamw")
 
 
 @dataclass
@@ -39,6 +50,15 @@ class TrainSettings:
     """Settings common to every phase.
 
     :ivar snrs_db: training SNRs (Es/N0, dB); each sample draws one uniformly.
+    :ivar exclude: folder names under ``data_dir`` never trained on (validation/test splits).
+    :ivar schedule: one of :data:`SCHEDULES` (see :func:`learning_rate`).
+    :ivar warmup: iterations of linear learning-rate warm-up from 0.
+    :ivar decay_iters: ``wsd`` only: length of the final linear decay to 0.
+    :ivar bf16: run the task's forward/backward under ``torch.autocast(dtype=bfloat16)``;
+        tasks keep channel noise and losses in float32.
+    :ivar ema: EMA decay of the trained weights (0 = off); validation and export use the EMA.
+    :ivar keep_best: also write ``output`` at every validation that is the best so far, so a
+        run stopped at any point has its best weights shipped (long campaigns).
     """
 
     data_dir: Path
@@ -49,12 +69,31 @@ class TrainSettings:
     crop: int = 128
     lr: float = 1e-4
     poly_power: float = 0.9
+    schedule: str = "poly"
+    warmup: int = 0
+    decay_iters: int = 0
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    bf16: bool = False
+    ema: float = 0.0
     snrs_db: tuple[float, ...] = (13.0,)
+    exclude: tuple[str, ...] = ("val", "test")
     seed: int = 0
     save_every: int = 200
     val_every: int = 500
     threads: int | None = None
+    keep_best: bool = False
     extra_card: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; accepted: {', '.join(SCHEDULES)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; accepted: {', '.join(OPTIMIZERS)}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"EMA decay {self.ema} is outside [0, 1)")
+        if self.schedule == "wsd" and not 0 < self.decay_iters <= self.iters:
+            raise ValueError(f"wsd schedule needs 0 < decay iterations <= iters, got {self.decay_iters}")
 
 
 class Task(abc.ABC):
@@ -96,8 +135,45 @@ def poly_lr(base: float, it: int, total: int, power: float) -> float:
     return base * max(0.0, 1.0 - it / max(total, 1)) ** power
 
 
+def learning_rate(settings: TrainSettings, it: int) -> float:
+    """Learning rate of iteration ``it`` (0-based).
+
+    Linear warm-up over ``warmup`` iterations, then: ``poly`` (:func:`poly_lr` over the
+    remaining iterations), ``cosine`` (half cosine to 0 at ``iters``), ``constant``, or
+    ``wsd`` (warmup-stable-decay: constant, then linear to 0 over the last ``decay_iters``).
+    """
+    base, warm, total = settings.lr, settings.warmup, settings.iters
+    if it < warm:
+        return base * (it + 1) / warm
+    if settings.schedule == "poly":
+        return poly_lr(base, it - warm, total - warm, settings.poly_power)
+    if settings.schedule == "cosine":
+        return 0.5 * base * (1.0 + math.cos(math.pi * min(1.0, (it - warm) / max(total - warm, 1))))
+    if settings.schedule == "wsd":
+        return base * min(1.0, (total - it) / settings.decay_iters)
+    return base
+
+
 def _seed_for(seed: int, rank: int, it: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}|{rank}|{it}".encode()).digest()[:8], "little") >> 1
+
+
+@contextlib.contextmanager
+def _swapped(params: list[nn.Parameter], ema: list[torch.Tensor]) -> Iterator[None]:
+    """Temporarily load the EMA weights into ``params`` (no-op without EMA)."""
+    if not ema:
+        yield
+        return
+    raw = [p.detach().clone() for p in params]
+    with torch.no_grad():
+        for p, e in zip(params, ema):
+            p.copy_(e)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for p, r in zip(params, raw):
+                p.copy_(r)
 
 
 def _save_state(path: Path, state: dict[str, Any]) -> None:
@@ -112,7 +188,8 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
 
     :param validation_images: ``[V, 3, h, w]`` fixed crops for periodic validation.
     :param progress: called as ``progress(iteration, total, logs)`` on rank 0 after each step.
-    :returns: the model card written next to the weights.
+    :returns: the model card written next to the weights at the end (``{}`` on ranks > 0,
+        and with ``keep_best``, where the best weights were written during the run).
     """
     distributed = dist.is_available() and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
     rank = 0
@@ -131,73 +208,66 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
 
     task.modules.to(device)
     params = task.trainable()
-    optimizer = torch.optim.Adam(params, lr=settings.lr)
+    if settings.optimizer == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    ema = [p.detach().clone() for p in params] if settings.ema else []
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     state_path = settings.run_dir / "state.pt"
-    start, wall_before, history = 0, 0.0, []
+    start, wall_before, cpu_before, history = 0, 0.0, 0.0, []
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=True)
         task.modules.load_state_dict(state["modules"])
         optimizer.load_state_dict(state["optimizer"])
         start, wall_before, history = state["iteration"], state["wall_s"], list(state["history"])
+        cpu_before = state.get("cpu_s", 0.0)
+        if ema:
+            for e, saved in zip(ema, state.get("ema") or [p.detach() for p in params]):
+                e.copy_(saved)
 
     if distributed:
         for p in params:  # start from rank 0's weights
             dist.broadcast(p.data, src=0)
+        for e in ema:
+            dist.broadcast(e, src=0)
 
-    data = RandomCropDataset(settings.data_dir, settings.crop)
+    data = RandomCropDataset(settings.data_dir, settings.crop, exclude=settings.exclude)
     snrs = torch.tensor(settings.snrs_db, dtype=torch.float32)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     world = dist.get_world_size() if distributed else 1
 
-    def save(it: int) -> None:
+    def cpu_seconds() -> float:
+        """CPU seconds of this run so far, summed over ranks."""
+        mine = torch.tensor([time.process_time() - c0], dtype=torch.float64)
+        if distributed:
+            dist.all_reduce(mine)
+        return cpu_before + float(mine)
+
+    def save(it: int, cpu_s: float) -> None:
         if rank == 0:
             _save_state(state_path, {"modules": task.modules.state_dict(), "optimizer": optimizer.state_dict(),
-                                     "iteration": it, "wall_s": wall_before + time.perf_counter() - t0,
-                                     "history": history})
+                                     "ema": ema, "iteration": it, "wall_s": wall_before + time.perf_counter() - t0,
+                                     "cpu_s": cpu_s, "history": history})
 
-    for it in range(start, settings.iters):
-        torch.manual_seed(_seed_for(settings.seed, rank, it))
-        images = torch.stack([data[i] for i in range(settings.batch)]).to(device)
-        snr = snrs[torch.randint(len(snrs), (settings.batch,))].to(device)
-        for group in optimizer.param_groups:
-            group["lr"] = poly_lr(settings.lr, it, settings.iters, settings.poly_power)
-        task.modules.train()
-        loss, logs = task.loss(images, snr)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if distributed:
-            for p in params:
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= world
-        optimizer.step()
-        done = it + 1
-        if done % settings.val_every == 0 or done == settings.iters:
-            task.modules.eval()
-            with torch.no_grad():
-                torch.manual_seed(settings.seed)
-                val = task.validate(validation_images.to(device))
-            history.append({"iteration": done, **val})
-            logs = {**logs, **val}
-        if done % settings.save_every == 0 or done == settings.iters:
-            save(done)
-        if rank == 0 and progress:
-            progress(done, settings.iters, logs)
-
-    card: dict[str, Any] = {}
-    if rank == 0:
-        tensors, export_card = task.export()
-        last_val = history[-1] if history else {}
+    def write_checkpoint(done: int, cpu_s: float) -> dict[str, Any]:
+        """Rank 0 writes the current weights (EMA if on) + card to ``settings.output``."""
+        if rank != 0:
+            return {}
+        with _swapped(params, ema):
+            tensors, export_card = task.export()
+            tensors = {k: v.detach().clone() for k, v in tensors.items()}
         card = {
             **export_card,
             "kind": task.kind,
-            "iterations": settings.iters,
+            "iterations": done,
+            "planned_iterations": settings.iters,
             "wall_time_s": round(wall_before + time.perf_counter() - t0, 1),
+            "cpu_hours": round(cpu_s / 3600, 3),
             "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
                          if k not in ("run_dir", "output", "extra_card")},
             "training_data": str(settings.data_dir),
-            "validation": last_val,
+            "validation": next((h for h in reversed(history) if h["iteration"] == done), {}),
             "validation_history": history,
             "world_size": world,
             "device": str(device),
@@ -206,6 +276,52 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
             **settings.extra_card,
         }
         save_checkpoint(settings.output, tensors, card)
+        return card
+
+    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if settings.bf16 else contextlib.nullcontext
+    for it in range(start, settings.iters):
+        torch.manual_seed(_seed_for(settings.seed, rank, it))
+        images = torch.stack([data[i] for i in range(settings.batch)]).to(device)
+        snr = snrs[torch.randint(len(snrs), (settings.batch,))].to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(settings, it)
+        task.modules.train()
+        with autocast():
+            loss, logs = task.loss(images, snr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if distributed:
+            for p in params:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad /= world
+        optimizer.step()
+        if ema:
+            with torch.no_grad():
+                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - min(settings.ema, (it + 1) / (it + 10)))
+        done = it + 1
+        at_val = done % settings.val_every == 0 or done == settings.iters
+        at_save = done % settings.save_every == 0 or done == settings.iters
+        cpu_s = cpu_seconds() if at_val or at_save else 0.0
+        if at_val:
+            task.modules.eval()
+            with torch.no_grad(), _swapped(params, ema):
+                torch.manual_seed(settings.seed)
+                val = task.validate(validation_images.to(device))
+            history.append({"iteration": done, **val, "wall_s": round(wall_before + time.perf_counter() - t0, 1),
+                            "cpu_hours": round(cpu_s / 3600, 6), "lr": learning_rate(settings, it)})
+            logs = {**logs, **val}
+            if settings.keep_best and val["val_psnr"] >= max(h["val_psnr"] for h in history):
+                write_checkpoint(done, cpu_s)
+        if at_save:
+            save(done, cpu_s)
+        if rank == 0 and progress:
+            progress(done, settings.iters, logs)
+
+    total_cpu_s = cpu_seconds()  # every rank joins this all-reduce
+    card: dict[str, Any] = {}
+    if not (settings.keep_best and settings.output.exists()):  # keep_best: the best was written during the run
+        card = write_checkpoint(settings.iters, total_cpu_s)
     if distributed:
         dist.barrier()
     return card
