@@ -1,4 +1,4 @@
-"""Latency of the learned links and training throughput of the JSCC codec, on this machine.
+"""Latency of the learned links on this machine (training throughput: ``bench_train.py``).
 
 Prints, all measured in this one process after warm-up (medians):
 
@@ -6,9 +6,7 @@ Prints, all measured in this one process after warm-up (medians):
   decoder as a ratio to the encoder;
 * receiver latency (channel output → image, ``Reception.receiver_s``) of ``jscc-t``, ``ours``
   and ``cddm`` on the same images and the same channel noise at SNR −3, 2, 7, 12 dB, as
-  ratios Ours/JSCC-T and CDDM/Ours (the reference runs; see :mod:`simulator.latency`);
-* training throughput (images/s, batch 8 × 128² crops, forward + backward + Adam step) of
-  each JSCC config, as a ratio to the ``cpu`` config (the reference run).
+  ratios Ours/JSCC-T and CDDM/Ours (the reference runs; see :mod:`simulator.latency`).
 
 Weights: the shipped ones under ``checkpoints/`` (or ``$SEMCOM_CHECKPOINTS``) when present;
 each missing file is replaced by a freshly initialised model of the same config, with a
@@ -19,7 +17,6 @@ numbers only.
 Usage::
 
     python benchmarks/bench_latency.py [--config cpu] [--images 2] [--repeats 5] [--threads N]
-                                       [--train-configs cpu,paper] [--train-iters 4] [--paper-train-iters 1]
 """
 
 from __future__ import annotations
@@ -149,36 +146,6 @@ def _receiver_latency(args: argparse.Namespace, images: list[tuple[str, torch.Te
     print("  paper (Table I): Ours/JSCC-T 1.95 1.63 1.55 1.72, CDDM/Ours 46.7 55.6 52.8 39.8")
 
 
-def _train_throughput(args: argparse.Namespace) -> None:
-    from simulator.training.jscc_task import JSCCTask
-
-    print(f"\nTraining throughput, JSCC-T phase 1, batch {args.batch} × {args.crop}² crops "
-          "(forward + backward + Adam), median after 1 warm-up iteration:")
-    results = {}
-    for name in args.train_configs:
-        iters = args.paper_train_iters if name == "paper" else args.train_iters
-        torch.manual_seed(0)
-        task = JSCCTask(JSCC_CONFIGS[name], name)
-        task.modules.train()
-        opt = torch.optim.Adam(task.trainable(), lr=1e-4)
-        images = torch.rand(args.batch, 3, args.crop, args.crop)
-        snr = torch.full((args.batch,), 13.0)
-
-        def step() -> None:
-            loss, _ = task.loss(images, snr)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
-        times = time_call(step, repeats=iters, warmup=1)
-        results[name] = args.batch / (statistics.median(times) / 1e3)
-        params = sum(p.numel() for p in task.trainable()) / 1e6
-        ref = results.get(args.train_configs[0])
-        ratio = "(reference)" if name == args.train_configs[0] else f"ratio to {args.train_configs[0]} {results[name] / ref:.3f}"
-        print(f"  {name:>6}: {results[name]:8.2f} images/s  ({statistics.median(times):8.0f} ms/iter, {iters} iters, "
-              f"{params:.2f} M params)  {ratio}")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default="cpu", help="weights set of the learned schemes (default cpu)")
@@ -187,45 +154,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=2, help="images timed (default 2)")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats (default 5)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--train-configs", default="cpu,paper", help="JSCC configs for training throughput; the first "
-                   "is the reference (default cpu,paper); empty to skip")
-    p.add_argument("--train-iters", type=int, default=4, help="timed training iterations per config (default 4)")
-    p.add_argument("--paper-train-iters", type=int, default=1, help="timed iterations of the paper config, slow on a CPU "
-                   "(default 1, i.e. 2 with the warm-up)")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--crop", type=int, default=128)
-    p.add_argument("--skip-latency", action="store_true", help="only the training throughput")
     args = p.parse_args(argv)
-    args.train_configs = [c for c in args.train_configs.split(",") if c]
     if args.threads:
         torch.set_num_threads(args.threads)
     info = device_info()
     print(f"torch {info['torch']}, {info['torch_threads']} threads, CPU {info['cpu']}"
           + (f", GPU {torch.cuda.get_device_name(0)} (not used)" if torch.cuda.is_available() else ""))
 
-    if not args.skip_latency:
-        source = checkpoint_dir()
-        tmp = Path(tempfile.mkdtemp(prefix="bench-weights-"))
-        previous = os.environ.get("SEMCOM_CHECKPOINTS")
-        try:
-            fresh = _fresh_weights(args.config, tmp, source)
-            if fresh:
-                print(f"notice: no shipped weights for {', '.join(fresh)} in {source}: using freshly initialised "
-                      f"models of the same config (latency is that of the architecture; step counts are not)")
-            os.environ["SEMCOM_CHECKPOINTS"] = str(tmp)
-            images = _images(args)
-            t0 = time.perf_counter()
-            _codec_latency(args, images)
-            _receiver_latency(args, images)
-            print(f"  ({time.perf_counter() - t0:.0f} s)")
-        finally:
-            if previous is None:
-                os.environ.pop("SEMCOM_CHECKPOINTS", None)
-            else:
-                os.environ["SEMCOM_CHECKPOINTS"] = previous
-            shutil.rmtree(tmp, ignore_errors=True)
-    if args.train_configs:
-        _train_throughput(args)
+    source = checkpoint_dir()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-weights-"))
+    previous = os.environ.get("SEMCOM_CHECKPOINTS")
+    try:
+        fresh = _fresh_weights(args.config, tmp, source)
+        if fresh:
+            print(f"notice: no shipped weights for {', '.join(fresh)} in {source}: using freshly initialised "
+                  f"models of the same config (latency is that of the architecture; step counts are not)")
+        os.environ["SEMCOM_CHECKPOINTS"] = str(tmp)
+        images = _images(args)
+        t0 = time.perf_counter()
+        _codec_latency(args, images)
+        _receiver_latency(args, images)
+        print(f"  ({time.perf_counter() - t0:.0f} s)")
+    finally:
+        if previous is None:
+            os.environ.pop("SEMCOM_CHECKPOINTS", None)
+        else:
+            os.environ["SEMCOM_CHECKPOINTS"] = previous
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
