@@ -5,9 +5,12 @@ channel (the sweep's common noise on the power-normalised latent) and the decode
 subclass supplies :meth:`LatentScheme.denoise` (identity for JSCC-T) and may swap the
 decoder weights (the phase-3 finetuned decoders of ``ours`` and ``cddm``).
 
-Image sizes that are not multiples of 16 are replicate-padded at the bottom/right before
-encoding and the reconstruction is cropped back; the channel uses are then those of the
-padded size, ``n = ρ·3·H₁₆·W₁₆`` (H₁₆, W₁₆ rounded up to multiples of 16).
+Every scheme sends ``n = round(ρ·3·H·W)`` complex symbols per image.  Image sizes that are
+not multiples of 16 are replicate-padded at the bottom/right before encoding and the
+reconstruction is cropped back; the padded latent holds more than 2n reals, so only the 2n
+of the latent positions most covered by real pixels are sent and the receiver fills the
+others with zeros (:func:`simulator.link.sent_mask`; its cost is measured in
+``docs/channel.md``).
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from typing import Any
 
 import torch
 
-from simulator.checkpoints import CheckpointError, checkpoint_dir, file_sha256, load_checkpoint
+from simulator.checkpoints import CheckpointError, checkpoint_dir, load_checkpoint
 from simulator.data import pad_to_multiple
-from simulator.link import awgn_latent, normalize_latent
+from simulator.link import awgn_latent, normalize_latent, sent_mask
 from simulator.models.jscc import JSCC_CONFIGS, STRIDE, JSCCCodec, JSCCConfig
 from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
 
@@ -58,13 +61,15 @@ def load_jscc(path: Path) -> tuple[JSCCCodec, dict[str, Any]]:
 class EncodedLatent:
     """Transmitter output for one image.
 
-    :ivar latent: ``[C, h, w]`` power-normalised latent (2n = C·h·w reals).
+    :ivar latent: ``[C, h, w]`` float32 latent, Es = 1 over its 2n sent reals (0 elsewhere).
     :ivar height, width: the original image size (for cropping the reconstruction).
+    :ivar mask: ``[C, h, w]`` bool of the sent reals, ``None`` if all C·h·w = 2n are sent.
     """
 
     latent: torch.Tensor
     height: int
     width: int
+    mask: torch.Tensor | None = None
 
 
 class LatentScheme(Scheme):
@@ -82,7 +87,8 @@ class LatentScheme(Scheme):
         if abs(self.codec.cfg.bandwidth_ratio - self.bandwidth_ratio) > 1e-12:
             raise ValueError(f"weights are for ρ = {self.codec.cfg.bandwidth_ratio}, the sweep asks ρ = {self.bandwidth_ratio}")
         self.decoder = self.codec.decoder
-        self._weights: list[Path] = [jscc_path]
+        #: verified SHA-256 (from the cards, see :func:`load_checkpoint`) of every weights file used.
+        self.weight_hashes: list[str] = [self.jscc_card["sha256"]]
 
     # --- hooks --------------------------------------------------------------------
     #: whether :meth:`denoise` draws random numbers (then it gets a generator, see :meth:`transmit`).
@@ -102,22 +108,19 @@ class LatentScheme(Scheme):
         return super().config() | {"jscc_config": self.codec.cfg.to_dict()}
 
     def checkpoint_hash(self) -> str:
-        return ",".join(file_sha256(p)[:16] for p in self._weights)
-
-    def channel_uses(self, height: int, width: int) -> int:
-        h, w = -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE
-        return super().channel_uses(h, w)
+        return ",".join(sha[:16] for sha in self.weight_hashes)
 
     @torch.no_grad()
     def encode(self, image: torch.Tensor) -> EncodedLatent:
-        padded = pad_to_multiple(image, STRIDE).unsqueeze(0)
-        latent = normalize_latent(self.codec.encoder(padded))[0]
-        return EncodedLatent(latent, image.shape[-2], image.shape[-1])
+        height, width = image.shape[-2:]
+        latent = self.codec.encoder(pad_to_multiple(image, STRIDE).unsqueeze(0))
+        mask = sent_mask(tuple(latent.shape[1:]), height, width, self.channel_uses(height, width), STRIDE)
+        return EncodedLatent(normalize_latent(latent, mask)[0], height, width, mask)
 
     @torch.no_grad()
     def transmit(self, tx: Transmission, snr_db: float) -> Reception:
         enc: EncodedLatent = tx.encoded
-        z = awgn_latent(enc.latent.unsqueeze(0), snr_db, tx.noise.unsqueeze(0))
+        z = awgn_latent(enc.latent.unsqueeze(0), snr_db, tx.noise.unsqueeze(0), enc.mask)
         generator = receiver_generator(tx.noise) if self.uses_randomness else None
         with Stopwatch() as sw:
             y_hat, extras = self.denoise(z, snr_db, generator)
