@@ -53,7 +53,8 @@ def _fresh_weights(config: str, folder: Path, source: Path) -> list[str]:
 
     def denoiser(alpha: str) -> tuple[dict, dict]:
         den = LatentDenoiser(den_cfg)
-        return dict(den.state_dict()), {"kind": "denoiser", "config": den.cfg.to_dict(), "alpha": float(alpha), "t_max": 3}
+        return dict(den.state_dict()), {"kind": "denoiser", "config": den.cfg.to_dict(), "alpha": float(alpha), "t_max": 3,
+                                        "stop_margin_db": 0.0}
 
     makers = {
         f"jscc-t-{config}": lambda: (dict(codec.state_dict()),

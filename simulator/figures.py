@@ -77,7 +77,9 @@ FIG5_VARIANTS = (("empirical", "ours"), ("0", "ours:s1=0"), ("0.5", "ours:s1=0.5
 #: Fig. 6 uses the phase-1 JSCC-T decoder for every curve and for the no-denoising baseline.
 FIG6_BASELINE = "ours:steps=0:decoder=jscc"
 FIG6_CURVES = (("T = 1", "ours:steps=1:decoder=jscc"), ("T = 2", "ours:steps=2:decoder=jscc"),
-               ("T = 3", "ours:steps=3:decoder=jscc"), ("adaptive", "ours:decoder=jscc"))
+               ("T = 3", "ours:steps=3:decoder=jscc"), ("adaptive, m = 0 (paper's rule)", "ours:decoder=jscc:margin=0"),
+               ("adaptive (calibrated margin)", "ours:decoder=jscc"))
+FIG6_ADAPTIVE = "ours:decoder=jscc"
 
 
 
@@ -395,8 +397,7 @@ def _fig6(ctx: FigureContext) -> FigureReport:
     base_spec = ctx.spec(FIG6_BASELINE)
     base_rows = ctx.sweep(base_spec, snrs, "fig6")
     base_psnr = {s.snr_db: s.psnr for s in summarize(base_rows)}
-    adaptive = next(spec for label, spec in FIG6_CURVES if label == "adaptive")
-    styles = _ablation_styles(adaptive, [spec for label, spec in FIG6_CURVES if label != "adaptive"])
+    styles = _ablation_styles(FIG6_ADAPTIVE, [spec for _, spec in FIG6_CURVES if spec != FIG6_ADAPTIVE])
     data, rows_csv = [], []
     for label, base in FIG6_CURVES:
         spec = ctx.spec(base)
@@ -415,10 +416,11 @@ def _fig6(ctx: FigureContext) -> FigureReport:
         for (label, base), curve in zip(FIG6_CURVES, data):
             pts = [{"snr_db": p["snr_db"], "gain": p["gain_db"], "gain_ci95": p["gain_ci95"]} for p in curve["points"]]
             errorbar(ax, pts, "gain", label, styles[base])
-            if label == "adaptive":
+            if label.startswith("adaptive"):
                 steps = [(p["snr_db"], p["mean_steps"]) for p in curve["points"] if p["mean_steps"] is not None]
                 if steps:
                     ax_steps.plot(*zip(*steps), **{k: v for k, v in styles[base].items() if k != "zorder"})
+                if steps and base == FIG6_ADAPTIVE:
                     for x, n in steps:
                         ax_steps.annotate(f"{n:.2f}", (x, n), textcoords="offset points", xytext=(0, -12),
                                           ha="center", fontsize=6.5, color=styles[base]["color"])
@@ -431,10 +433,11 @@ def _fig6(ctx: FigureContext) -> FigureReport:
         ax_steps.set_ylim(-0.4, 3.4)
         ax_steps.set_yticks([0, 1, 2, 3])
     caption = ("Fig. 6: PSNR gain over no denoising versus SNR for fixed T = 1, 2, 3 steps and adaptive steps "
-               "(T_max = 3, stop when the predicted SS decreases). Every curve and the baseline (steps = 0) use the "
+               "(T_max = 3): the paper's rule (stop when the predicted SS decreases, margin m = 0) and the margin "
+               "calibrated on validation images (stop when a step's predicted gain is below m dB). Every curve and the baseline (steps = 0) use the "
                "phase-1 JSCC-T decoder (decoder=jscc), so the baseline is exactly JSCC-T and the gain isolates the "
                "denoiser. Gains are per-image paired differences under the same channel noise, mean over images "
-               "with 95 % CI; the lower panel gives the mean number of steps the adaptive rule took.")
+               "with 95 % CI; the lower panel gives the mean number of steps each adaptive rule took.")
     files = figure_paths(stem) + [write_csv(stem.with_suffix(".csv"), rows_csv),
                                   write_json(stem.with_suffix(".json"), ctx.meta("fig6") | {
                   "title": "Fig. 6: PSNR gain over no denoising", "caption": caption, "decoder": "jscc",

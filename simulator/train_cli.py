@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--alpha", type=float, default=1.0, help="weight of the SS loss (denoiser; 0 = w/o SS loss)")
         p.add_argument("--denoiser", type=Path, default=None, help="denoiser checkpoint (finetune)")
         p.add_argument("--tmax", type=int, default=3, help="T_max denoising steps (denoiser)")
+        p.add_argument("--gs-extra-steps", type=int, default=2,
+                       help="denoiser: steps past T_max that only g_s is trained on (default 2)")
         p.add_argument("--cddm", type=Path, default=None, help="CDDM checkpoint (cddm-finetune; default checkpoints/cddm-<config>.safetensors)")
         p.add_argument("--cddm-min-snr", type=float, default=None,
                        help="cddm: train only diffusion steps t <= m(this SNR, dB) (default: all T steps, as CDDM)")

@@ -124,7 +124,8 @@ def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for alpha in ("1", "0"):
         den = LatentDenoiser(DENOISER_CONFIGS["tiny"])
         save_checkpoint(folder / f"denoiser-tiny-alpha{alpha}.safetensors", dict(den.state_dict()),
-                        {"kind": "denoiser", "config": den.cfg.to_dict(), "alpha": float(alpha), "t_max": 3})
+                        {"kind": "denoiser", "config": den.cfg.to_dict(), "alpha": float(alpha), "t_max": 3,
+                         "stop_margin_db": 0.0})
     save_checkpoint(folder / "ours-decoder-tiny.safetensors", dict(codec.decoder.state_dict()),
                     {"kind": "jscc-decoder", "config": codec.cfg.to_dict()})
     return folder

@@ -112,3 +112,76 @@ def test_phase2_trains_only_denoiser_and_phase3_only_decoder(tiny_checkpoints) -
     for name, before in frozen.items():
         assert all(torch.equal(v, ft.modules[name].state_dict()[k]) for k, v in before.items()), name
     assert any(not torch.equal(v, ft.modules["decoder"].state_dict()[k]) for k, v in dec_before.items())
+
+
+def test_similarity_and_effective_snr_are_one_quantity() -> None:
+    from simulator.models.denoiser import similarity_gain_db, similarity_to_snr_db
+
+    snr_db = torch.tensor([-3.0, 0.0, 7.5, 12.0])
+    torch.testing.assert_close(similarity_to_snr_db(initial_similarity(snr_db)), snr_db, atol=1e-3, rtol=0)
+    s = initial_similarity(snr_db)
+    torch.testing.assert_close(similarity_gain_db(s[:1], s[1:2]), torch.tensor([3.0]), atol=1e-3, rtol=0)
+
+
+def test_similarity_predictor_moves_s_by_its_predicted_gain() -> None:
+    from simulator.models.denoiser import similarity_to_snr_db
+
+    den = LatentDenoiser(DENOISER_CONFIGS["tiny"])
+    z0, z1 = torch.randn(2, 96, 3, 3), torch.randn(2, 96, 3, 3)
+    s = torch.tensor([0.6, 0.95])
+    gain = den.similarity.gain_db(s, z0, z1)
+    s_next = den.similarity(s, z0, z1)
+    torch.testing.assert_close(similarity_to_snr_db(s_next) - similarity_to_snr_db(s), gain, atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("margin_db, expected_steps", [(0.0, 3), (0.5, 2), (1.5, 1), (5.0, 0)])
+def test_adaptive_stop_margin(margin_db: float, expected_steps: int) -> None:
+    # scripted gains of the three steps: +2, +1, +0.3 dB of effective SNR
+    snrs = torch.tensor([0.0, 2.0, 3.0, 3.3])
+    den = LatentDenoiser(DENOISER_CONFIGS["tiny"])
+    _scripted(den, [initial_similarity(snrs).tolist()])
+    res = den.run(torch.zeros(1, 96, 2, 2), initial_similarity(snrs[:1]), margin_db=margin_db)
+    assert res.steps.tolist() == [expected_steps]
+
+
+def test_calibrated_margin_saves_steps_only_where_they_do_not_pay(monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.training import calibrate as cal
+
+    # step t adds a scripted gain per SNR; the PSNR after t steps is scripted per SNR
+    gains = {-3.0: [2.0, 1.5, 1.0], 12.0: [1.0, 0.1, 0.05]}
+    psnrs = {-3.0: [20.0, 21.0, 21.5, 21.8], 12.0: [30.0, 30.3, 30.29, 30.28]}
+    state = {"snr": -3.0, "t": 0}
+
+    class Encoder(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.ones(x.shape[0], 96, 2, 2)
+
+    def scripted_psnr(images: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+        return torch.full((images.shape[0],), psnrs[state["snr"]][state["t"]])
+
+    den = LatentDenoiser(DENOISER_CONFIGS["tiny"])
+
+    def step(z: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from simulator.models.denoiser import similarity_to_snr_db
+
+        gain = gains[state["snr"]][state["t"]]
+        state["t"] += 1
+        return z, initial_similarity(similarity_to_snr_db(s) + gain)
+
+    den.step = step  # type: ignore[method-assign]
+    original = cal.random_awgn_latent
+
+    def channel(y: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        state["snr"], state["t"] = float(snr_db[0]), 0
+        return original(y, snr_db)
+
+    monkeypatch.setattr(cal, "random_awgn_latent", channel)
+    monkeypatch.setattr(cal, "psnr", scripted_psnr)
+    result = cal.calibrate_margin(den, Encoder(), torch.nn.Identity(), torch.ones(2, 3, 8, 8), t_max=3,
+                                  tolerance_db=0.05, snrs_db=(-3.0, 12.0))
+    # at 12 dB steps 2 and 3 (gains 0.1, 0.05 dB) cost PSNR: a margin above 0.1 dB stops after 1;
+    # at -3 dB every step pays (gain >= 1 dB): the margin must stay <= 1 dB
+    assert 0.1 < result.margin_db <= 1.0
+    assert result.adaptive_steps == {-3.0: 3.0, 12.0: 1.0}
+    assert result.paper_steps == {-3.0: 3.0, 12.0: 3.0}
+    assert result.adaptive_psnr[12.0] == pytest.approx(30.3, abs=1e-3)

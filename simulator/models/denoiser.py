@@ -9,13 +9,22 @@ with s₁ = 1/√(1 + 1/η) (η the linear SNR) by default.  ``z`` is the receiv
 its real layout ``[B, C, h, w]`` (C = 96 for ρ = 1/16, h = H/16, w = W/16), ``s`` is
 ``[B]``, an estimate of the cosine similarity between the sent latent y and z_t.
 
+s and the latent's effective SNR are one quantity: a latent z = y + e with independent
+error e of relative power 1/η has cos(y, z) → s(η) = 1/√(1 + 1/η) (eq. 1), so
+η(s) = s²/(1 − s²) (:func:`similarity_to_snr_db`).  g_s predicts the *gain* of a step in
+that effective SNR, in dB, and s_{t+1} = s(η(s_t)·10^(gain/10)).  It is trained on the true
+gain 10·log10(η(cos(y, z_{t+1})) / η(cos(y, z_t))), so the rule below compares the same
+estimator at both ends of a step (an error in s_t does not pass for a step's effect).
+
 Conditioning: s_t is embedded (sinusoidal features → MLP) and modulates every CGR block of
 the U-Net's up-sampling path by FiLM (channel-wise scale ``1 + γ(s)`` and shift ``β(s)``).
 
-Adaptive inference (T_max = 3): iterate while the predicted sequence s₁ ≤ s₂ ≤ … stays
-non-decreasing.  At the first decrease s_{t+1} < s_t the step that produced z_{t+1} is
-judged harmful and discarded: the output is z_t and the image counts t − 1 steps.  If no
-decrease happens, the output is z_{T_max+1} (T_max steps).
+Adaptive inference (T_max = 3): iterate while each step's predicted gain is at least a
+margin m (dB of effective SNR).  m = 0 is the paper's rule exactly (iterate while the
+predicted sequence s₁ ≤ s₂ ≤ … is non-decreasing, s being monotone in η); a calibrated
+m > 0 also stops steps that help the latent too little to help the image.  At the first step
+whose gain falls below m, that step is judged not worth it and discarded: the output is z_t
+and the image counts t − 1 steps.  Otherwise the output is z_{T_max+1} (T_max steps).
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ from torch import nn
 
 from simulator.models.card_config import CardConfig
 
-__all__ = ["DenoiserConfig", "DENOISER_CONFIGS", "S1_MODES", "initial_similarity", "cosine_similarity",
+__all__ = ["DenoiserConfig", "DENOISER_CONFIGS", "S1_MODES", "initial_similarity", "similarity_to_snr_db",
+           "similarity_gain_db", "cosine_similarity",
            "ResidualPredictor", "SimilarityPredictor", "LatentDenoiser", "DenoiseResult"]
 
 S1_MODES = ("empirical", "0", "0.5", "1", "random")
@@ -50,6 +60,20 @@ def initial_similarity(snr_db: torch.Tensor, mode: str = "empirical", generator:
     if mode in ("0", "0.5", "1"):
         return torch.full_like(snr_db, float(mode))
     raise ValueError(f"unknown s1 mode {mode!r}; accepted: {', '.join(S1_MODES)}")
+
+
+def similarity_to_snr_db(s: torch.Tensor) -> torch.Tensor:
+    """The effective SNR (dB) whose eq.-(1) similarity is ``s``: 10·log10(s²/(1 − s²)), ``[B]``.
+
+    ``s`` is clamped to [1e-4, 1 − 1e-7] (−80 … +67 dB).
+    """
+    s = s.clamp(1e-4, 1 - 1e-7)
+    return 10.0 * torch.log10(s.square() / (1 - s.square()))
+
+
+def similarity_gain_db(s_before: torch.Tensor, s_after: torch.Tensor) -> torch.Tensor:
+    """Gain in effective SNR (dB) from similarity ``s_before`` to ``s_after`` (both ``[B]``)."""
+    return similarity_to_snr_db(s_after) - similarity_to_snr_db(s_before)
 
 
 def cosine_similarity(y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -143,7 +167,8 @@ class SimilarityPredictor(nn.Module):
     """g_s: ``(s_t [B], z_t, z_{t+1} [B, C, h, w]) → s_{t+1} [B]`` in (0, 1).
 
     1×1 convolutions over the joint input [s_t map, z_t, z_{t+1}] (2C + 1 channels), averaged
-    over positions to one value per image, added to logit(s_t) and squashed by a sigmoid.
+    over positions to one value per image: the step's predicted gain in effective SNR (dB,
+    :meth:`gain_db`); s_{t+1} is s_t moved by that gain (module docstring).
     """
 
     def __init__(self, cfg: DenoiserConfig) -> None:
@@ -152,10 +177,13 @@ class SimilarityPredictor(nn.Module):
         self.net = nn.Sequential(nn.Conv2d(2 * c + 1, hdim, 1), nn.ReLU(inplace=True), nn.Conv2d(hdim, hdim, 1),
                                  nn.ReLU(inplace=True), nn.Conv2d(hdim, 1, 1))
 
-    def forward(self, s: torch.Tensor, z_prev: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
+    def gain_db(self, s: torch.Tensor, z_prev: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
+        """Predicted gain of the step z_t → z_{t+1} in effective SNR, dB, ``[B]``."""
         s_map = s[:, None, None, None].expand(-1, 1, *z_prev.shape[-2:])
-        delta = self.net(torch.cat([s_map, z_prev, z_next], dim=1)).mean(dim=(1, 2, 3))
-        return torch.sigmoid(torch.logit(s.clamp(1e-4, 1 - 1e-4)) + delta)
+        return self.net(torch.cat([s_map, z_prev, z_next], dim=1)).mean(dim=(1, 2, 3))
+
+    def forward(self, s: torch.Tensor, z_prev: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
+        return initial_similarity(similarity_to_snr_db(s) + self.gain_db(s, z_prev, z_next))
 
 
 @dataclass
@@ -186,10 +214,13 @@ class LatentDenoiser(nn.Module):
         z_next = self.residual(z, s) + z
         return z_next, self.similarity(s, z, z_next)
 
-    def run(self, z1: torch.Tensor, s1: torch.Tensor, steps: int | None = None, t_max: int = 3) -> DenoiseResult:
+    def run(self, z1: torch.Tensor, s1: torch.Tensor, steps: int | None = None, t_max: int = 3,
+            margin_db: float = 0.0) -> DenoiseResult:
         """Denoise ``z1 [B, C, h, w]`` from ``s1 [B]``.
 
         :param steps: fixed number of iterations (0 … t_max), or ``None`` for adaptive.
+        :param margin_db: adaptive only: the least predicted gain (dB of effective SNR) for
+            which a step is kept; 0 = the paper's rule (stop when s decreases).
         """
         fixed = steps is not None
         n_iter = steps if fixed else t_max
@@ -202,7 +233,7 @@ class LatentDenoiser(nn.Module):
                 break
             z_next, s_next = self.step(z, s)
             history.append(s_next)
-            accept = active if fixed else active & (s_next >= s)
+            accept = active if fixed else active & (similarity_gain_db(s, s_next) >= margin_db)
             out = torch.where(accept[:, None, None, None], z_next, out)
             kept = kept + accept.long()
             active = accept

@@ -7,6 +7,9 @@ Variants are chosen with scheme options, no code needed::
     ours:s1=0.5                   s₁ ∈ {empirical, 0, 0.5, 1, random}
     ours:alpha=0                  the denoiser trained without the SS loss
     ours:decoder=jscc             the phase-1 JSCC-T decoder instead of the phase-3 one
+    ours:margin=0                 adaptive stop margin in dB (0 = the paper's rule "stop when s
+                                  decreases"; default auto = the margin calibrated on validation
+                                  images and stored in the denoiser's card)
 
 ``decoder=auto`` (default) uses the phase-3 decoder finetuned behind the α = 1 denoiser
 when ``alpha=1`` and the JSCC-T decoder otherwise.
@@ -39,7 +42,11 @@ class OursScheme(LatentScheme):
         "s1": ("empirical", f"initial similarity score: {', '.join(S1_MODES)}"),
         "alpha": ("1", "SS-loss weight of the denoiser weights to load: 1 or 0"),
         "decoder": ("auto", "decoder weights: auto, finetuned (phase 3) or jscc (phase 1)"),
+        "margin": ("auto", "adaptive stop margin, dB of effective latent SNR: auto (calibrated, from the "
+                           "denoiser card) or a number >= 0 (0 = the paper's rule)"),
     }
+    #: 2: g_s predicts each step's gain in dB and the adaptive rule has a stop margin.
+    implementation_version = 2
 
     def __init__(self, options: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
@@ -59,9 +66,23 @@ class OursScheme(LatentScheme):
             self.decoder.load_state_dict(tensors)
             self.weight_hashes.append(card["sha256"])
         self.t_max = int(self.denoiser_card.get("t_max", 3))
+        self.margin_db = self._parse_margin(o["margin"], float(self.denoiser_card["stop_margin_db"]))
+
+    @staticmethod
+    def _parse_margin(text: str, calibrated: float) -> float:
+        if text == "auto":
+            return calibrated
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value >= 0:
+            raise ValueError(f"ours: bad margin={text!r}; accepted: auto or a number of dB >= 0")
+        return value
 
     def config(self) -> dict[str, Any]:
-        return super().config() | {"t_max": self.t_max, "denoiser_config": self.denoiser_card["config"]}
+        return super().config() | {"t_max": self.t_max, "denoiser_config": self.denoiser_card["config"],
+                                   "stop_margin_db": self.margin_db}
 
     @property
     def uses_randomness(self) -> bool:  # type: ignore[override]
@@ -71,6 +92,6 @@ class OursScheme(LatentScheme):
                 ) -> tuple[torch.Tensor, dict[str, Any]]:
         snr = torch.full((z.shape[0],), float(snr_db))
         s1 = initial_similarity(snr, self.options["s1"], generator).to(z.device)
-        result = self.denoiser.run(z, s1, steps=self.steps, t_max=self.t_max)
+        result = self.denoiser.run(z, s1, steps=self.steps, t_max=self.t_max, margin_db=self.margin_db)
         sims = [round(v, 5) for v in result.similarities[0].tolist()]
         return result.latent, {"steps": int(result.steps[0]), "similarities": sims}

@@ -1,10 +1,13 @@
 """Training phases 2 and 3 of the paper (§III-C).
 
-Phase 2 (:class:`DenoiserTask`): JSCC encoder frozen; the denoiser unrolled for T_max steps
-from z₁ = y + n with s₁ from eq. (1).  g_r minimises Σ_t [L_MSE + α·L_SS] over the
-denoised latents z₂ … z_{T_max+1} (eq. 2); g_s minimises Σ_t (s_t − cos(y, z_t))² (eq. 3).
-The two losses reach only their own network: g_r sees s_t detached, g_s sees detached
-latents and a detached target.
+Phase 2 (:class:`DenoiserTask`): JSCC encoder frozen; the denoiser unrolled from z₁ = y + n
+with s₁ from eq. (1).  g_r minimises Σ_t [L_MSE + α·L_SS] over the denoised latents
+z₂ … z_{T_max+1} (eq. 2).  g_s is trained on the gain of every step in effective SNR
+(:mod:`simulator.models.denoiser`), the squared error of its predicted gain against the true
+10·log10(η(cos(y, z_{t+1})) / η(cos(y, z_t))) — eq. (3) with the like-for-like target the
+adaptive rule compares — over ``gs_extra_steps`` more steps than T_max, which g_r was not
+trained for, so g_s also sees steps that help little or hurt.  The two losses reach only
+their own network: g_r sees s_t detached, g_s sees detached latents and a detached target.
 
 Phase 3 (:class:`FinetuneTask`): the whole link assembled (encoder → AWGN → denoiser in
 adaptive mode → decoder); only the decoder is trained, with end-to-end MSE (eq. 4).
@@ -18,11 +21,20 @@ from typing import Any
 
 import torch
 
-from simulator.checkpoints import CHECKPOINT_DIR, load_checkpoint
+from simulator.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint
 from simulator.link import normalize_latent, random_awgn_latent
 from simulator.metrics import psnr
-from simulator.models.denoiser import DENOISER_CONFIGS, DenoiserConfig, LatentDenoiser, cosine_similarity, initial_similarity
+from simulator.models.denoiser import (
+    DENOISER_CONFIGS,
+    DenoiserConfig,
+    LatentDenoiser,
+    cosine_similarity,
+    initial_similarity,
+    similarity_gain_db,
+    similarity_to_snr_db,
+)
 from simulator.schemes.latent import load_jscc
+from simulator.training.calibrate import MarginCalibration, calibrate_margin
 from simulator.training.loop import Task
 
 __all__ = ["DenoiserTask", "DecoderFinetuneTask", "FinetuneTask", "load_denoiser"]
@@ -33,6 +45,9 @@ VAL_SNRS_DB = (-3.0, 0.0, 5.0)
 def load_denoiser(path: Path) -> tuple[LatentDenoiser, dict[str, Any]]:
     """A denoiser from its safetensors checkpoint; the card's config builds the model."""
     tensors, card = load_checkpoint(path, kind="denoiser")
+    if "stop_margin_db" not in card:
+        raise CheckpointError(f"{path}: a denoiser trained before g_s predicted the step gain in dB "
+                              "(no stop_margin_db in its card); retrain it with `semcom-train denoiser`")
     model = LatentDenoiser(DenoiserConfig.from_dict(card["config"]))
     model.load_state_dict(tensors)
     return model.eval(), card
@@ -53,18 +68,22 @@ class DenoiserTask(Task):
 
     kind = "denoiser"
 
-    def __init__(self, jscc_path: Path, cfg: DenoiserConfig, config_name: str, alpha: float = 1.0, t_max: int = 3) -> None:
+    def __init__(self, jscc_path: Path, cfg: DenoiserConfig, config_name: str, alpha: float = 1.0, t_max: int = 3,
+                 gs_extra_steps: int = 2) -> None:
         super().__init__()
         codec, jscc_card = load_jscc(jscc_path)
         self.modules["encoder"] = freeze(codec.encoder)
         self.modules["decoder"] = freeze(codec.decoder)  # validation PSNR only
         self.modules["denoiser"] = LatentDenoiser(cfg)
         self.cfg, self.config_name, self.alpha, self.t_max = cfg, config_name, alpha, t_max
+        self.gs_extra_steps = gs_extra_steps
+        self.calibration: MarginCalibration | None = None  # set by validate()
         self.jscc_sha = jscc_card["sha256"]
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "DenoiserTask":
-        return cls(jscc_checkpoint_path(args), DENOISER_CONFIGS[args.config], args.config, args.alpha, args.tmax)
+        return cls(jscc_checkpoint_path(args), DENOISER_CONFIGS[args.config], args.config, args.alpha, args.tmax,
+                   args.gs_extra_steps)
 
     @property
     def denoiser(self) -> LatentDenoiser:
@@ -82,28 +101,39 @@ class DenoiserTask(Task):
     def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         y, z = self._latents(images, snr_db)
         s = initial_similarity(snr_db.cpu()).to(z.device)
+        cos_prev = cosine_similarity(y, z)
         loss_r = loss_s = torch.zeros((), device=z.device)
         mse_last = cos_last = 0.0
-        for _ in range(self.t_max):
-            z_next = self.denoiser.residual(z, s.detach()) + z
+        for t in range(self.t_max + self.gs_extra_steps):
+            trained_step = t < self.t_max
+            with torch.set_grad_enabled(trained_step and torch.is_grad_enabled()):
+                z_next = self.denoiser.residual(z, s.detach()) + z
             cos = cosine_similarity(y, z_next)
-            mse = (y - z_next).pow(2).flatten(1).mean(dim=1)
-            loss_r = loss_r + (mse + self.alpha * (1 - cos)).mean()
-            s_next = self.denoiser.similarity(s.detach(), z.detach(), z_next.detach())
-            loss_s = loss_s + (s_next - cos.detach()).pow(2).mean()
-            z, s = z_next, s_next
-            mse_last, cos_last = mse.mean().item(), cos.mean().item()
+            if trained_step:
+                mse = (y - z_next).pow(2).flatten(1).mean(dim=1)
+                loss_r = loss_r + (mse + self.alpha * (1 - cos)).mean()
+                mse_last, cos_last = mse.mean().item(), cos.mean().item()
+            gain = self.denoiser.similarity.gain_db(s.detach(), z.detach(), z_next.detach())
+            loss_s = loss_s + (gain - similarity_gain_db(cos_prev, cos).detach()).pow(2).mean()
+            s = initial_similarity(similarity_to_snr_db(s.detach()) + gain.detach())
+            z, cos_prev = z_next.detach() if not trained_step else z_next, cos.detach()
         return loss_r + loss_s, {"loss_r": loss_r.item(), "loss_s": loss_s.item(), "mse": mse_last, "cos": cos_last}
 
     def validate(self, images: torch.Tensor) -> dict[str, float]:
-        """Cosine similarity to y before/after adaptive denoising and PSNR through the phase-1 decoder."""
-        out: dict[str, float] = {}
+        """Calibrate the stop margin (:func:`~simulator.training.calibrate.calibrate_margin`),
+        then cosine similarity to y before/after adaptive denoising at that margin, steps kept
+        and PSNR through the phase-1 decoder."""
+        self.calibration = calibrate_margin(self.denoiser, self.modules["encoder"], self.modules["decoder"], images,
+                                            self.t_max)
+        out: dict[str, float] = {"val_stop_margin_db": self.calibration.margin_db}
         for snr in VAL_SNRS_DB:
             snrs = torch.full((images.shape[0],), snr)
             y, z = self._latents(images, snrs)
-            res = self.denoiser.run(z, initial_similarity(snrs).to(z.device))
+            res = self.denoiser.run(z, initial_similarity(snrs).to(z.device), t_max=self.t_max,
+                                    margin_db=self.calibration.margin_db)
             out[f"val_cos_in_{snr:g}dB"] = cosine_similarity(y, z).mean().item()
             out[f"val_cos_{snr:g}dB"] = cosine_similarity(y, res.latent).mean().item()
+            out[f"val_steps_{snr:g}dB"] = res.steps.float().mean().item()
             out[f"val_psnr_{snr:g}dB"] = psnr(images, self.modules["decoder"](res.latent)).mean().item()
         out["val_psnr"] = out["val_psnr_0dB"]
         return out
@@ -111,7 +141,8 @@ class DenoiserTask(Task):
     def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return dict(self.denoiser.state_dict()), {
             "config_name": self.config_name, "config": self.cfg.to_dict(), "alpha": self.alpha,
-            "t_max": self.t_max, "jscc_sha256": self.jscc_sha}
+            "t_max": self.t_max, "gs_extra_steps": self.gs_extra_steps, "jscc_sha256": self.jscc_sha,
+            **(self.calibration.as_card() if self.calibration else {})}
 
 
 class DecoderFinetuneTask(Task):
@@ -172,6 +203,7 @@ class FinetuneTask(DecoderFinetuneTask):
         denoiser, self.den_card = load_denoiser(denoiser_path)
         super().__init__(jscc_path, denoiser, config_name)
         self.t_max = int(self.den_card.get("t_max", 3))
+        self.margin_db = float(self.den_card["stop_margin_db"])
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "FinetuneTask":
@@ -180,7 +212,7 @@ class FinetuneTask(DecoderFinetuneTask):
 
     def denoise_latent(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         s1 = initial_similarity(snr_db.cpu()).to(z.device)
-        return self.modules["denoiser"].run(z, s1, t_max=self.t_max).latent
+        return self.modules["denoiser"].run(z, s1, t_max=self.t_max, margin_db=self.margin_db).latent
 
     def card_extras(self) -> dict[str, Any]:
         return {"denoiser_sha256": self.den_card["sha256"]}
