@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Swin attention kernel (default explicit; sdpa = F.scaled_dot_product_attention)")
         p.add_argument("--keep-best", action="store_true",
                        help="write the output at every best validation (for long campaigns stopped at any time)")
+        p.add_argument("--init", type=Path, default=None,
+                       help="checkpoint this phase wrote: start a run whose folder holds no state from its weights, "
+                            "iteration count and learning curve (a campaign's next session)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--save-every", type=int, default=100)
         p.add_argument("--val-every", type=int, default=500)
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             exclude=tuple(x for x in args.exclude.split(",") if x), schedule=args.schedule, warmup=args.warmup,
             decay_iters=args.decay_iters, optimizer=args.optimizer, weight_decay=args.weight_decay,
             bf16=args.precision == "bf16", ema=args.ema, seed=args.seed, save_every=args.save_every,
-            val_every=args.val_every, threads=args.threads, keep_best=args.keep_best,
+            val_every=args.val_every, threads=args.threads, keep_best=args.keep_best, init_from=args.init,
         )
     except (ValueError, DataError, FileNotFoundError) as exc:
         print(f"semcom-train: error: {exc}", file=sys.stderr)

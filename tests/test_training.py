@@ -150,3 +150,33 @@ def test_two_process_data_parallel_keeps_ranks_identical(tmp_path: Path, train_f
     assert any(not torch.equal(w0[k], fresh[k]) for k in w0)  # it did train
     for key in w0:
         torch.testing.assert_close(w0[key], w1[key], rtol=0, atol=0)
+
+
+def test_campaign_continues_from_its_shipped_weights(tmp_path: Path, train_folder: Path) -> None:
+    """A new session starts from the exported EMA weights + card: iterations, CPU time and the
+    learning curve continue; the optimizer restarts with a fresh warm-up."""
+    import json
+
+    val = torch.rand(1, 3, 32, 32)
+
+    def settings(folder: Path, iters: int, init: Path | None = None) -> TrainSettings:
+        s = _settings(train_folder, folder, iters=iters)
+        s.schedule, s.decay_iters, s.warmup, s.ema, s.init_from = "wsd", 2, 2, 0.9, init
+        return s
+
+    torch.manual_seed(0)
+    train(JSCCTask(JSCC_CONFIGS["tiny"], "tiny"), settings(tmp_path / "s1", 4), val)
+    first = json.loads((tmp_path / "s1" / "out.json").read_text())
+    lrs: list[float] = []
+    torch.manual_seed(1)
+    task = JSCCTask(JSCC_CONFIGS["tiny"], "tiny")
+    card = train(task, settings(tmp_path / "s2", 8, init=tmp_path / "s1" / "out.safetensors"), val,
+                 progress=lambda done, total, logs: lrs.append(done))
+    assert lrs == [5, 6, 7, 8]  # iterations 1-4 were done in the first session
+    assert [h["iteration"] for h in card["validation_history"]] == [2, 4, 6, 8]
+    assert card["validation_history"][:2] == first["validation_history"]
+    assert card["cpu_hours"] >= first["cpu_hours"] and card["iterations"] == 8
+    with pytest.raises(NotImplementedError, match="cannot start from an exported checkpoint"):
+        from simulator.training.loop import Task
+
+        Task.load_exported(task, {})

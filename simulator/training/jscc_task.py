@@ -43,3 +43,6 @@ class JSCCTask(Task):
 
     def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return dict(self.codec.state_dict()), {"config_name": self.config_name, "config": self.cfg.to_dict()}
+
+    def load_exported(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.codec.load_state_dict(tensors)

@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from simulator.checkpoints import save_checkpoint
+from simulator.checkpoints import load_checkpoint, save_checkpoint
 from simulator.data import RandomCropDataset
 
 __all__ = ["SCHEDULES", "OPTIMIZERS", "TrainSettings", "Task", "train", "git_sha", "poly_lr", "learning_rate"]
@@ -59,6 +59,11 @@ class TrainSettings:
     :ivar ema: EMA decay of the trained weights (0 = off); validation and export use the EMA.
     :ivar keep_best: also write ``output`` at every validation that is the best so far, so a
         run stopped at any point has its best weights shipped (long campaigns).
+    :ivar init_from: a checkpoint this task wrote (safetensors + card), used when the run
+        folder holds no state: the weights (and EMA) start from it and the iteration count,
+        wall/CPU time and learning curve continue from its card, with a fresh optimizer and a
+        new ``warmup`` from there — how a campaign continues in a new session from the
+        weights it shipped.
     """
 
     data_dir: Path
@@ -83,6 +88,7 @@ class TrainSettings:
     val_every: int = 500
     threads: int | None = None
     keep_best: bool = False
+    init_from: Path | None = None
     extra_card: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -119,6 +125,10 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Tensors to ship and the card's ``config``/``kind`` fields."""
+
+    def load_exported(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Load what :meth:`export` wrote (for ``TrainSettings.init_from``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot start from an exported checkpoint")
 
 
 def git_sha() -> str:
@@ -216,15 +226,24 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     state_path = settings.run_dir / "state.pt"
     start, wall_before, cpu_before, history = 0, 0.0, 0.0, []
+    rewarm_from: int | None = None  # iteration a run restored by init_from restarted its optimizer at
     if state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=True)
         task.modules.load_state_dict(state["modules"])
         optimizer.load_state_dict(state["optimizer"])
         start, wall_before, history = state["iteration"], state["wall_s"], list(state["history"])
-        cpu_before = state.get("cpu_s", 0.0)
+        cpu_before, rewarm_from = state.get("cpu_s", 0.0), state.get("rewarm_from")
         if ema:
             for e, saved in zip(ema, state.get("ema") or [p.detach() for p in params]):
                 e.copy_(saved)
+    elif settings.init_from is not None:
+        tensors, init_card = load_checkpoint(settings.init_from, kind=task.kind)
+        task.load_exported(tensors)
+        for e, p in zip(ema, params):
+            e.copy_(p.detach())
+        start, wall_before = int(init_card["iterations"]), float(init_card["wall_time_s"])
+        cpu_before, history = float(init_card["cpu_hours"]) * 3600, list(init_card["validation_history"])
+        rewarm_from = start
 
     if distributed:
         for p in params:  # start from rank 0's weights
@@ -248,7 +267,7 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
         if rank == 0:
             _save_state(state_path, {"modules": task.modules.state_dict(), "optimizer": optimizer.state_dict(),
                                      "ema": ema, "iteration": it, "wall_s": wall_before + time.perf_counter() - t0,
-                                     "cpu_s": cpu_s, "history": history})
+                                     "cpu_s": cpu_s, "history": history, "rewarm_from": rewarm_from})
 
     def write_checkpoint(done: int, cpu_s: float) -> dict[str, Any]:
         """Rank 0 writes the current weights (EMA if on) + card to ``settings.output``."""
@@ -283,8 +302,11 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
         torch.manual_seed(_seed_for(settings.seed, rank, it))
         images = torch.stack([data[i] for i in range(settings.batch)]).to(device)
         snr = snrs[torch.randint(len(snrs), (settings.batch,))].to(device)
+        lr = learning_rate(settings, it)
+        if rewarm_from is not None and settings.warmup:  # fresh optimizer on restored weights
+            lr *= min(1.0, (it - rewarm_from + 1) / settings.warmup)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(settings, it)
+            group["lr"] = lr
         task.modules.train()
         with autocast():
             loss, logs = task.loss(images, snr)
