@@ -422,7 +422,8 @@ def _fig6(ctx: FigureContext) -> FigureReport:
                     ax_steps.plot(*zip(*steps), **{k: v for k, v in styles[base].items() if k != "zorder"})
                 if steps and base == FIG6_ADAPTIVE:
                     for x, n in steps:
-                        ax_steps.annotate(f"{n:.2f}", (x, n), textcoords="offset points", xytext=(0, -12),
+                        ax_steps.annotate(f"{n:.2f}", (x, n), textcoords="offset points",
+                                          xytext=(0, -12 if n > 1.5 else 6),
                                           ha="center", fontsize=6.5, color=styles[base]["color"])
         ax.set_ylabel("PSNR gain over no denoising (dB)")
         ax.grid(True, alpha=0.3)
