@@ -4,7 +4,7 @@ pillow-heif, a compact link payload, rate control to a bit budget and an encode 
 Typical use::
 
     from bpg_tools import get_codec
-    codec = get_codec()                           # backend "auto", 4:4:4
+    codec = get_codec()                           # backend "auto", 4:2:0 (bpgenc's default)
     enc = codec.encode_to_budget(image, 73_728)   # image [3, H, W] in [0, 1]
     enc.bits, enc.qp, codec.info()
     rec = codec.decode(enc.payload)               # [3, H, W] in [0, 1]; BPGDecodeError if corrupt
@@ -43,6 +43,6 @@ __all__ = [
 
 
 @functools.lru_cache(maxsize=None)
-def get_codec(backend: str = "auto", chroma: str = "444", preset: str = "slow") -> BPGCodec:
+def get_codec(backend: str = "auto", chroma: str = "420", preset: str = "slow") -> BPGCodec:
     """A shared :class:`BPGCodec` per settings (so its in-memory cache is shared too)."""
     return BPGCodec(backend=backend, chroma=chroma, preset=preset)

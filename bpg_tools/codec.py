@@ -4,7 +4,7 @@ Backends
 --------
 ``bpg``
     The real ``bpgenc``/``bpgdec`` programs (env ``SEMCOM_BPGENC``/``SEMCOM_BPGDEC``, else
-    found on ``PATH``), run as ``bpgenc -f 444 -q QP -o out.bpg in.png`` and
+    found on ``PATH``), run as ``bpgenc -f CHROMA -q QP -o out.bpg in.png`` and
     ``bpgdec -o out.png in.bpg`` in a temporary folder that is always removed.  The
     link carries the whole ``.bpg`` file (BPG's own header is already compact).
 ``heif``
@@ -13,7 +13,7 @@ Backends
     (``x265:qp``, like BPG's ``-q``: 0 best … 51 worst) with ``x265:ipratio=1``: x265's
     CQP otherwise codes intra pictures 3 QP finer than asked (I/P ratio 1.4), which made
     QP 0–3 identical and the coarsest reachable QP 48 (kodim01: 4 384 B instead of
-    1 572 B at QP 51).  Preset ``slow``, 4:4:4 chroma, BT.601 full-range YCbCr (BPG's
+    1 572 B at QP 51).  Preset ``slow``, BT.601 full-range YCbCr (BPG's
     default colour space).  pillow-heif's ``quality`` (→ x265 CRF, same integer-QP
     granularity, adaptive quantisation on) is overridden by the QP.  Only the HEVC NAL
     units are kept (see below); the HEIF container is rebuilt at the receiver.
@@ -380,14 +380,14 @@ class BPGCodec:
     """Encode images to link payloads and decode them back.
 
     :param backend: ``"auto"``, ``"heif"`` or ``"bpg"``.
-    :param chroma: ``"444"`` (default), ``"422"`` or ``"420"``.
+    :param chroma: ``"420"`` (default, as ``bpgenc``), ``"422"`` or ``"444"``.
     :param preset: x265 preset of the ``heif`` backend (``"slow"``; ``"veryslow"``
         changed kodim01's size by < 0.1 % and PSNR by < 0.05 dB at QP 38/42, 1.7× slower).
     :param cache_dir: folder of the disk cache; ``None`` → :func:`default_cache_dir`,
         ``False`` → memory only.
     """
 
-    def __init__(self, backend: str = "auto", chroma: str = "444", preset: str = "slow",
+    def __init__(self, backend: str = "auto", chroma: str = "420", preset: str = "slow",
                  cache_dir: str | os.PathLike | None | bool = None) -> None:
         if chroma not in ("444", "422", "420"):
             raise BPGError(f"chroma must be 444, 422 or 420, got {chroma!r}")

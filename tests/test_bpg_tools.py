@@ -36,7 +36,7 @@ def test_backend_reports_itself(codec: BPGCodec) -> None:
     assert info["backend"] == "pillow-heif"
     for key in ("libheif", "x265", "libde265", "pillow_heif"):
         assert info[key] and info[key] != "?"
-    assert info["chroma"] == "444"
+    assert info["chroma"] == "420"  # bpgenc's default
     assert codec.backend == "heif"
 
 
@@ -60,7 +60,7 @@ def test_payload_is_header_plus_nal_units_only(codec: BPGCodec) -> None:
     rgb = (img.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
     buf = io.BytesIO()
     pillow_heif.from_bytes("RGB", (128, 64), rgb.tobytes()).save(
-        buf, chroma=444, enc_params={"x265:qp": "30", "x265:ipratio": "1", "preset": "slow"})
+        buf, chroma=420, enc_params={"x265:qp": "30", "x265:ipratio": "1", "preset": "slow"})
     heif = buf.getvalue()
     hevc = extract_nal_units(heif)
     enc = codec.encode(img, 30)
@@ -74,7 +74,7 @@ def test_payload_is_header_plus_nal_units_only(codec: BPGCodec) -> None:
     assert np.array_equal(direct, rewrapped)
     assert np.array_equal(direct, codec.decode_uint8(enc.payload))
     sps = parse_sps(hevc.parameter_sets[1])
-    assert (sps.width, sps.height, sps.chroma_format_idc, sps.bit_depth) == (128, 64, 3, 8)
+    assert (sps.width, sps.height, sps.chroma_format_idc, sps.bit_depth) == (128, 64, 1, 8)
 
 
 def test_budget_respected_and_tight(codec: BPGCodec) -> None:
@@ -123,12 +123,15 @@ def test_corrupted_payload_raises_typed_error_or_decodes(codec: BPGCodec) -> Non
             codec.decode(bad)
 
 
+@pytest.mark.parametrize("chroma", ["420", "444"])
 @pytest.mark.parametrize("shape", [(37, 53), (65, 97), (1, 3)])
-def test_odd_sizes(codec: BPGCodec, shape: tuple[int, int]) -> None:
+def test_odd_sizes(shape: tuple[int, int], chroma: str) -> None:
+    codec = BPGCodec(backend="heif", chroma=chroma, cache_dir=False)
     img = smooth_image(*shape, grid=(1, 3) if shape[0] < 4 else (4, 6))
     rec = codec.decode(codec.encode(img, 25).payload)
     assert rec.shape == (3, *shape)
-    assert psnr(img, rec).item() > 30.0
+    # 4:2:0 halves chroma resolution: a 1×3 image of three random colours keeps ~27 dB
+    assert psnr(img, rec).item() > (30.0 if chroma == "444" or shape[0] > 1 else 25.0)
 
 
 def test_grayscale_input(codec: BPGCodec) -> None:
@@ -170,7 +173,7 @@ args = sys.argv[1:]
 if "-h" in args:
     print("BPG Image Encoder version 0.9.8"); sys.exit(1)
 opts = dict(zip(args[:-1:2], args[1:-1:2]))
-assert opts["-f"] == "444", opts
+assert opts["-f"] == "420", opts
 img = Image.open(args[-1]).convert("RGB")
 import io
 buf = io.BytesIO(); img.save(buf, format="PNG")

@@ -1,0 +1,384 @@
+"""Fast 5G NR LDPC belief-propagation decoder (numba), a drop-in for Sionna's ``LDPC5GDecoder``.
+
+What it decodes
+---------------
+The graph is Sionna's own: :func:`qc_graph` reads the lifted parity-check matrix of a
+``sionna.phy.fec.ldpc.LDPC5GEncoder`` (``encoder.pcm``), recovers its quasi-cyclic form
+(a base matrix of Z×Z circulant shifts) and prunes it as ``LDPC5GDecoder(prune_pcm=True)``
+does — trailing degree-1 punctured parity nodes and their checks — rounded *up* to whole
+lifting blocks so the structure stays quasi-cyclic (a kept degree-1 punctured node has LLR 0
+for ever, so its check sends exactly 0 to every other node: the same decoder).  Channel
+LLRs are placed as Sionna places them: the output interleaver is undone, the first 2Z
+systematic bits are punctured (LLR 0), filler bits are known zeros at LLR +``LLR_MAX``,
+and untransmitted parity bits have LLR 0.
+
+Schedules
+---------
+``flooding``
+    Sum-product BP with Sionna's message conventions: channel LLRs and variable-to-check
+    messages clipped to ±``LLR_MAX`` (20), all checks updated from the previous iteration's
+    messages.  The check update is the exact boxplus in the tanh domain (Sionna's
+    ``boxplus-phi`` computes the same function in the φ domain; both are exact sum-product
+    up to float32 rounding) with a vectorisable exp/log written here (relative error
+    < 1e-6).  It makes the same block errors as Sionna's decoder at the same iteration
+    count (``tests/test_ldpc_decoder.py``).
+``layered``
+    Row-layered BP (one layer = one base row, i.e. Z independent checks): the posterior is
+    updated after every layer, so a decoder converges in roughly half the iterations and
+    at a given iteration count decodes better than flooding — a different (stronger)
+    receiver, not a drop-in.
+
+Both stop a code block as soon as its hard decisions satisfy every parity check (syndrome
+early stop), checked after every iteration.  All blocks of one call are decoded in one
+numba ``prange`` loop (one thread per block); inside a block the Z checks of a base row
+are processed as float32 vectors (SIMD).  Compiled kernels are cached on disk
+(``numba cache=True``), so only the first use on a machine compiles (~10 s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+__all__ = ["LLR_MAX", "SCHEDULES", "QCGraph", "qc_graph", "channel_llr", "decode", "DecodeOutput"]
+
+#: Clipping magnitude of channel LLRs and variable-to-check messages (Sionna's ``llr_max``).
+LLR_MAX = 20.0
+#: Decoder schedules this module implements.
+SCHEDULES = ("flooding", "layered")
+
+_F = np.float32
+_ONE = _F(1.0)
+_TWO = _F(2.0)
+_CLIP = _F(LLR_MAX)
+_LOG2E = _F(1.4426950408889634)
+_LN2 = _F(0.6931471805599453)
+_SQRT2 = _F(1.4142135623730951)
+_T_MIN = _F(1e-30)  # floor of tanh(|v|/2): keeps the extrinsic division finite
+_EPS = _F(2.0 ** -24)  # caps |prod / t| at 1 − 2^-24, the largest float32 below 1
+
+
+# --------------------------------------------------------------------------- graph
+@dataclass(frozen=True)
+class QCGraph:
+    """Quasi-cyclic parity-check graph of one 5G code shape (pruned, rows in base order).
+
+    :ivar z: lifting size Z.
+    :ivar k: info bits (the first k variable nodes).
+    :ivar n: transmitted coded bits per block.
+    :ivar num_vars: variable nodes kept, ``cols·Z``.
+    :ivar row_ptr: ``[rows+1]`` int64, base row r owns entries ``row_ptr[r]:row_ptr[r+1]``.
+    :ivar entry_col: ``[E_base]`` int64 base column of each circulant.
+    :ivar entry_shift: ``[E_base]`` int64 shift s: check r·Z+i meets variable c·Z+(i+s) mod Z.
+    :ivar tx_pos: ``[n]`` int64 variable node of each channel LLR (after de-interleaving).
+    :ivar deinterleave: ``[n]`` int64 or None, Sionna's ``out_int_inv`` (bit-interleaved coded modulation).
+    :ivar filler: ``(start, stop)`` variable nodes of the known-zero filler bits.
+    """
+
+    z: int
+    k: int
+    n: int
+    num_vars: int
+    row_ptr: np.ndarray
+    entry_col: np.ndarray
+    entry_shift: np.ndarray
+    tx_pos: np.ndarray
+    deinterleave: np.ndarray | None
+    filler: tuple[int, int]
+
+    @property
+    def num_edges(self) -> int:
+        """Edges of the lifted graph, ``E_base·Z``."""
+        return int(self.entry_col.size) * self.z
+
+
+def _pruned_size(pcm, k: int, k_ldpc: int, n: int, z: int) -> int:
+    """Sionna's ``LDPC5GDecoder`` pruned codeword length (flooding schedule)."""
+    n_ldpc = pcm.shape[1]
+    dv = np.asarray(pcm.sum(axis=0)).ravel()
+    last_pos = n_ldpc
+    for idx in range(n_ldpc - 1, 0, -1):
+        if dv[idx] != 1:
+            break
+        last_pos = idx
+    nb_punc = (n_ldpc - (k_ldpc - k)) - n - 2 * z
+    return int(max(last_pos, n_ldpc - nb_punc))
+
+
+def qc_graph(encoder) -> QCGraph:
+    """The quasi-cyclic graph and LLR placement of a Sionna ``LDPC5GEncoder``.
+
+    :raises ValueError: if the encoder's matrix is not Z-circulant (not a 5G encoder).
+    """
+    z, k, n, k_ldpc = int(encoder.z), int(encoder.k), int(encoder.n), int(encoder.k_ldpc)
+    pcm = encoder.pcm.tocsr()
+    m_ldpc, n_ldpc = pcm.shape
+    n_kept = _pruned_size(pcm, k, k_ldpc, n, z)
+    cols = -(-n_kept // z)
+    rows = (m_ldpc // z) - (n_ldpc // z - cols)
+    row_ptr, entry_col, entry_shift = [0], [], []
+    for r in range(rows):
+        first = pcm.indices[pcm.indptr[r * z]:pcm.indptr[r * z + 1]]
+        for v in np.sort(first):
+            c, s = divmod(int(v), z)
+            if c < cols:
+                entry_col.append(c)
+                entry_shift.append(s)
+        row_ptr.append(len(entry_col))
+    # check every circulant against the lifted matrix
+    ptr = np.asarray(row_ptr)
+    ecol, eshift = np.asarray(entry_col, np.int64), np.asarray(entry_shift, np.int64)
+    i = np.arange(z)
+    for r in range(rows):
+        for e in range(ptr[r], ptr[r + 1]):
+            v = ecol[e] * z + (i + eshift[e]) % z
+            if not np.all(np.asarray(pcm[r * z + i, v]).ravel() == 1):
+                raise ValueError(f"parity-check matrix is not quasi-cyclic with lifting size {z}")
+    j = np.arange(n)
+    tx_pos = np.where(j < k - 2 * z, 2 * z + j, k_ldpc + j - (k - 2 * z)).astype(np.int64)
+    inv = getattr(encoder, "num_bits_per_symbol", None)
+    deint = None if inv is None else np.asarray(encoder.out_int_inv.cpu().numpy(), dtype=np.int64)
+    return QCGraph(z, k, n, cols * z, ptr.astype(np.int64), ecol, eshift, tx_pos, deint, (k, k_ldpc))
+
+
+def channel_llr(graph: QCGraph, logits: np.ndarray) -> np.ndarray:
+    """Place channel logits on the graph's variable nodes.
+
+    :param logits: ``[N, n]`` float, log(P(1)/P(0)) per coded bit in transmission order
+        (Sionna's demapper convention).
+    :returns: ``[N, num_vars]`` float32 LLRs log(P(0)/P(1)), clipped to ±``LLR_MAX``;
+        punctured nodes 0, filler nodes +``LLR_MAX``.
+    """
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.ndim != 2 or logits.shape[1] != graph.n:
+        raise ValueError(f"logits must have shape [N, {graph.n}], got {list(logits.shape)}")
+    if graph.deinterleave is not None:
+        logits = logits[:, graph.deinterleave]
+    llr = np.zeros((logits.shape[0], graph.num_vars), dtype=np.float32)
+    llr[:, graph.tx_pos] = np.clip(-logits, -LLR_MAX, LLR_MAX)
+    llr[:, graph.filler[0]:graph.filler[1]] = LLR_MAX
+    return llr
+
+
+# --------------------------------------------------------------------------- vector math
+@intrinsic
+def _as_int(typingctx, x):  # pragma: no cover - compiled
+    """The bits of a float32 as int32."""
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _as_float(typingctx, x):  # pragma: no cover - compiled
+    """An int32's bits as float32."""
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+_JIT = dict(inline="always", fastmath=True, error_model="numpy")
+
+
+@numba.njit(**_JIT)
+def _exp_neg(a):  # pragma: no cover - compiled
+    """exp(−a) for float32 a in [0, 80] (relative error < 1e-6), vectorisable."""
+    y = a * _LOG2E
+    n = np.int32(y + _F(0.5))
+    g = (y - _F(n)) * _LN2  # |g| ≤ ln2/2; exp(-g) by Taylor to degree 7
+    p = _F(1.0 / 5040.0)
+    p = _F(1.0 / 720.0) - g * p
+    p = _F(1.0 / 120.0) - g * p
+    p = _F(1.0 / 24.0) - g * p
+    p = _F(1.0 / 6.0) - g * p
+    p = _F(0.5) - g * p
+    p = _ONE - g * p
+    p = _ONE - g * p
+    return p * _as_float((127 - n) << 23)  # × 2^-n
+
+
+@numba.njit(**_JIT)
+def _log(x):  # pragma: no cover - compiled
+    """ln(x) for normal positive float32 x (absolute error < 3e-6), vectorisable."""
+    b = _as_int(x)
+    e = (b >> 23) - 127
+    m = _as_float((b & 0x7FFFFF) | 0x3F800000)  # mantissa in [1, 2)
+    big = m > _SQRT2
+    m = m * (_F(0.5) if big else _ONE)
+    e = e + (1 if big else 0)
+    s = (m - _ONE) / (m + _ONE)  # |s| ≤ 0.172: ln m = 2·atanh(s)
+    s2 = s * s
+    p = _F(1.0 / 9.0)
+    p = _F(1.0 / 7.0) + s2 * p
+    p = _F(1.0 / 5.0) + s2 * p
+    p = _F(1.0 / 3.0) + s2 * p
+    p = _ONE + s2 * p
+    return _TWO * s * p + _F(e) * _LN2
+
+
+@numba.njit(**_JIT)
+def _signed_tanh_half(v):  # pragma: no cover - compiled
+    """sign(v)·tanh(min(|v|, LLR_MAX)/2), magnitude floored at 1e-30 (sign(0) = +)."""
+    q = _exp_neg(min(abs(v), _CLIP))
+    t = max((_ONE - q) / (_ONE + q), _T_MIN)
+    return -t if v < _F(0.0) else t
+
+
+@numba.njit(**_JIT)
+def _extrinsic(prod, t):  # pragma: no cover - compiled
+    """2·atanh(prod / t): the check's message on the edge whose signed tanh is ``t``.
+
+    Written as ln((|t| + |prod|) / (|t| − |prod|)) (one division); the ratio |prod/t| is
+    capped just below 1, so |result| ≤ 17.3 (Sionna's φ clipping gives ≤ 16.6).
+    """
+    at, ap = abs(t), abs(prod)
+    m = -_log(max(at - ap, at * _EPS) / (at + ap))
+    return -m if (prod < _F(0.0)) != (t < _F(0.0)) else m
+
+
+# --------------------------------------------------------------------------- kernels
+# A circulant with shift s joins check i of a base row to variable (i + s) mod Z of base
+# column c: for i < Z − s that is c·Z + s + i, for the rest c·Z + i − (Z − s).  Copies are
+# split at Z − s so each half is a contiguous slice and the arithmetic runs on contiguous
+# [d, Z] buffers (vectorised).
+
+@numba.njit(**_JIT)
+def _check_row(post, c2v, e0, e1, cols, shifts, z, vbuf, tbuf, prod):  # pragma: no cover - compiled
+    """Exact boxplus (tanh rule) update of the Z checks of one base row.
+
+    Reads the posteriors ``post`` ([V] float32) and the row's old check-to-variable
+    messages ``c2v[e0:e1]`` ([d, Z]); leaves the new messages in ``c2v[e0:e1]`` and the
+    variable-to-check messages in ``vbuf[:d]`` (unclipped: the check update uses them
+    clipped to ±``LLR_MAX``, as Sionna does, but the layered posterior keeps the full sum).
+    """
+    for i in range(z):
+        prod[i] = _ONE
+    for j in range(e1 - e0):
+        e = e0 + j
+        base, s = cols[e] * z, shifts[e]
+        vbuf[j, :z - s] = post[base + s:base + z]
+        vbuf[j, z - s:z] = post[base:base + s]
+        for i in range(z):
+            v = vbuf[j, i] - c2v[e, i]
+            vbuf[j, i] = v
+            t = _signed_tanh_half(v)
+            tbuf[j, i] = t
+            prod[i] = prod[i] * t
+    for j in range(e1 - e0):
+        e = e0 + j
+        for i in range(z):
+            c2v[e, i] = _extrinsic(prod[i], tbuf[j, i])
+
+
+@numba.njit(**_JIT)
+def _syndrome_ok(post, row_ptr, cols, shifts, z, par):  # pragma: no cover - compiled
+    """True when the hard decisions (bit 1 ⇔ post ≤ 0) satisfy every check."""
+    for r in range(row_ptr.size - 1):
+        for i in range(z):
+            par[i] = False
+        for e in range(row_ptr[r], row_ptr[r + 1]):
+            base, s = cols[e] * z, shifts[e]
+            m = z - s
+            for i in range(m):
+                par[i] = par[i] ^ (post[base + s + i] <= _F(0.0))
+            for i in range(m, z):
+                par[i] = par[i] ^ (post[base + i - m] <= _F(0.0))
+        bad = False
+        for i in range(z):
+            bad = bad | par[i]
+        if bad:
+            return False
+    return True
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
+def _decode_kernel(llr, row_ptr, cols, shifts, z, k, max_iter, layered, early_stop, bits, iters, ok):  # pragma: no cover
+    """Decode every row of ``llr`` ([N, V] float32 LLRs), optionally with syndrome early stop.
+
+    Writes ``bits`` ([N, k] uint8 decisions), ``iters`` ([N] int32) and ``ok`` ([N] bool,
+    syndrome zero).  One block per ``prange`` iteration.
+    """
+    nblk, nv = llr.shape
+    ne = cols.size
+    dmax = 0
+    for r in range(row_ptr.size - 1):
+        dmax = max(dmax, row_ptr[r + 1] - row_ptr[r])
+    for b in numba.prange(nblk):
+        ch = llr[b]
+        c2v = np.zeros((ne, z), dtype=np.float32)
+        post = ch.copy()
+        nxt = np.empty(nv, dtype=np.float32)
+        vbuf = np.empty((dmax, z), dtype=np.float32)
+        tbuf = np.empty((dmax, z), dtype=np.float32)
+        prod = np.empty(z, dtype=np.float32)
+        par = np.empty(z, dtype=np.bool_)
+        done = early_stop and _syndrome_ok(post, row_ptr, cols, shifts, z, par)
+        it = 0
+        while it < max_iter and not done:
+            if not layered:
+                nxt[:] = ch
+            for r in range(row_ptr.size - 1):
+                e0, e1 = row_ptr[r], row_ptr[r + 1]
+                _check_row(post, c2v, e0, e1, cols, shifts, z, vbuf, tbuf, prod)
+                for e in range(e0, e1):
+                    j, base, s = e - e0, cols[e] * z, shifts[e]
+                    m = z - s
+                    if layered:  # posterior = variable-to-check + new check-to-variable
+                        for i in range(m):
+                            post[base + s + i] = vbuf[j, i] + c2v[e, i]
+                        for i in range(m, z):
+                            post[base + i - m] = vbuf[j, i] + c2v[e, i]
+                    else:  # next posterior accumulates every new check-to-variable message
+                        nxt[base + s:base + z] += c2v[e, :m]
+                        nxt[base:base + s] += c2v[e, m:]
+            if not layered:
+                post, nxt = nxt, post
+            it += 1
+            if early_stop:
+                done = _syndrome_ok(post, row_ptr, cols, shifts, z, par)
+        for i in range(k):
+            bits[b, i] = 1 if post[i] <= _F(0.0) else 0
+        iters[b] = it
+        ok[b] = done if early_stop else _syndrome_ok(post, row_ptr, cols, shifts, z, par)
+
+
+@dataclass
+class DecodeOutput:
+    """Result of :func:`decode`.
+
+    :ivar bits: ``[N, k]`` uint8 hard-decided info bits.
+    :ivar iterations: ``[N]`` int32 iterations run (0 if the channel decisions were a codeword).
+    :ivar converged: ``[N]`` bool, the syndrome was zero when decoding stopped.
+    """
+
+    bits: np.ndarray
+    iterations: np.ndarray
+    converged: np.ndarray
+
+
+def decode(graph: QCGraph, logits: np.ndarray, num_iter: int, schedule: str = "flooding",
+           early_stop: bool = True) -> DecodeOutput:
+    """BP-decode ``[N, n]`` channel logits (Sionna's convention).
+
+    :param num_iter: maximum iterations (≥ 1).
+    :param schedule: ``flooding`` (matches Sionna's decoder) or ``layered``.
+    :param early_stop: stop a block once its hard decisions satisfy every check.
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if int(num_iter) < 1:
+        raise ValueError(f"num_iter must be >= 1, got {num_iter}")
+    llr = channel_llr(graph, logits)
+    nblk = llr.shape[0]
+    bits = np.zeros((nblk, graph.k), dtype=np.uint8)
+    iters = np.zeros(nblk, dtype=np.int32)
+    ok = np.zeros(nblk, dtype=np.bool_)
+    if nblk:
+        _decode_kernel(llr, graph.row_ptr, graph.entry_col, graph.entry_shift, graph.z, graph.k,
+                       int(num_iter), schedule == "layered", bool(early_stop), bits, iters, ok)
+    return DecodeOutput(bits, iters, ok)
