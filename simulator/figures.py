@@ -98,8 +98,7 @@ class FigureSettings:
     :ivar latency_images: images timed for Table I (default 8; quick: all of ``limit``).
     :ivar latency_repeats: timed rounds (default 5; quick: 1); ``latency_warmup`` untimed first.
     :ivar scheme_options: extra options per registry name (or alias), e.g.
-        ``{"bpg-ldpc": {"compile": "off"}}`` (the quick default: eager LDPC decoding, as
-        ``torch.compile`` costs more than it saves on a few images); see :func:`scheme_spec`.
+        ``{"bpg-ldpc": {"decoder": "sionna"}}``; see :func:`scheme_spec`.
     """
 
     out: Path = Path("results/paper")
@@ -143,13 +142,6 @@ class FigureSettings:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.latency_warmup < 0:
             raise ValueError(f"latency_warmup must be >= 0, got {self.latency_warmup}")
-        if self.quick:
-            # torch.compile of the LDPC decoder costs far more than it saves on a handful of images
-            ldpc = [n for n in ("bpg-ldpc", *ALIASES["bpg-ldpc"]) if "compile" in self.scheme_options.get(n, {})]
-            cls = available_schemes().get(ALIASES["bpg-ldpc"][0])
-            if not ldpc and cls is not None and "compile" in cls.options_help:
-                self.scheme_options = {**self.scheme_options,
-                                       "bpg-ldpc": {**self.scheme_options.get("bpg-ldpc", {}), "compile": "off"}}
 
     @property
     def figure_dir(self) -> Path:
@@ -482,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("figure", choices=[*FIGURES, "all"], help="what to make")
     p.add_argument("--quick", action="store_true", help="first 2 images, SNR -3,2,7,12, 1 latency repeat, "
-                   "eager LDPC decoding (bpg-ldpc:compile=off); figures in OUT/quick, rows in OUT/quick/results")
+                   "figures in OUT/quick, rows in OUT/quick/results")
     p.add_argument("--out", default="results/paper", help="output folder (default results/paper)")
     p.add_argument("--config", default="cpu", help="weights set of the learned schemes: cpu, paper or tiny")
     p.add_argument("--dataset", default="kodak", help="data-set name (looked up, see --data-dir) or a folder path")
@@ -500,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-repeats", type=positive_int, help="timed rounds for Table I (default 5, quick 1)")
     p.add_argument("--latency-warmup", type=int, default=1, help="untimed transmissions per scheme and SNR first")
     p.add_argument("--scheme-option", action="append", default=[], metavar="NAME:KEY=VALUE",
-                   help="extra option for every spec of scheme NAME (or alias bpg-ldpc), e.g. bpg-ldpc:compile=off; "
+                   help="extra option for every spec of scheme NAME (or alias bpg-ldpc), e.g. bpg-ldpc:decoder=sionna; "
                    "repeatable; options a figure sets itself (steps, s1, alpha, decoder) are kept")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
