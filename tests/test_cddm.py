@@ -11,6 +11,7 @@ import torch
 from baselines.cddm.model import CDDM, CDDM_CONFIGS, NoiseSchedule, channel_std
 from baselines.cddm.training import CDDMFinetuneTask, CDDMTask, load_cddm
 from simulator.channel import noise_generator
+from simulator.channels import AWGNChannel
 from simulator.checkpoints import CheckpointError, save_checkpoint
 from simulator.registry import create_scheme
 from simulator.schemes.base import Transmission
@@ -218,8 +219,7 @@ def test_export_load_roundtrip(tmp_path: Path) -> None:
 def _send(scheme, image: torch.Tensor, snr: float):  # noqa: ANN001, ANN202
     tx = scheme.encode(image)
     n = scheme.channel_uses(*image.shape[-2:])
-    noise = torch.view_as_complex(torch.randn(n, 2, generator=noise_generator(0, "img", snr, 0)) * 0.5 ** 0.5)
-    return scheme.transmit(Transmission(tx, image, noise.contiguous()), snr)
+    return scheme.transmit(Transmission(tx, image, AWGNChannel().realise(n, 0, "img", snr, 0)))
 
 
 def test_scheme_end_to_end(cddm_checkpoints: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from simulator.channel import noise_generator, unit_noise
+from simulator.channels import AWGNChannel
 from simulator.checkpoints import CheckpointError
 from simulator.registry import create_scheme
 from simulator.schemes.base import Transmission
@@ -19,8 +19,8 @@ def _tiny_weights(monkeypatch: pytest.MonkeyPatch, tiny_checkpoints) -> None:
 def _send(spec: str, image: torch.Tensor, snr_db: float):
     scheme = create_scheme(spec)
     n = scheme.channel_uses(*image.shape[-2:])
-    noise = unit_noise(n, noise_generator(0, "img", snr_db, 0))
-    return scheme, scheme.transmit(Transmission(scheme.encode(image), image, noise), snr_db)
+    channel = AWGNChannel().realise(n, 0, "img", snr_db, 0)
+    return scheme, scheme.transmit(Transmission(scheme.encode(image), image, channel))
 
 
 @pytest.mark.parametrize("size", [(64, 96), (96, 64), (50, 70)])
@@ -61,8 +61,8 @@ def test_ours_random_s1_is_keyed_by_the_channel_noise_not_the_latent() -> None:
     scheme = create_scheme("ours:config=tiny:s1=random")
     first = []
     for image, realization in ((torch.rand(3, 64, 64), 0), (torch.rand(3, 64, 64), 0), (torch.rand(3, 64, 64), 1)):
-        noise = unit_noise(scheme.channel_uses(64, 64), noise_generator(0, "img", 0.0, realization))
-        rx = scheme.transmit(Transmission(scheme.encode(image), image, noise), 0.0)
+        channel = AWGNChannel().realise(scheme.channel_uses(64, 64), 0, "img", 0.0, realization)
+        rx = scheme.transmit(Transmission(scheme.encode(image), image, channel))
         first.append(rx.extras["similarities"][0])
     assert first[0] == first[1] != first[2]
 
