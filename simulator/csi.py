@@ -74,4 +74,4 @@ def capacity_bits(rx: ChannelOutput) -> float:
     snr = 1.0 / rx.n0
     if rx.h is None:
         return rx.n * math.log2(1.0 + snr)
-    return float(torch.log2(1.0 + rx.h.double().abs().square() * snr).sum())
+    return float(torch.log2(1.0 + rx.h.to(torch.complex128).abs().square() * snr).sum())
