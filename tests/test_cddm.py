@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -279,3 +280,18 @@ def test_train_cli_both_phases(cddm_checkpoints: Path, tmp_path: Path, monkeypat
     out2 = tmp_path / "out" / "cddm-decoder-tiny.safetensors"
     assert main(["cddm-finetune", *common, "--out", str(out2), "--run-dir", str(tmp_path / "run2")]) == 0
     assert out2.with_suffix(".json").is_file()
+
+
+def test_scheme_under_block_fading_starts_at_the_effective_snr(cddm_checkpoints: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """CDDM gets the MMSE-equalised latent and matches its start step to |h|²·SNR."""
+    from simulator.channels import RayleighBlockChannel
+
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(cddm_checkpoints))
+    scheme = create_scheme("cddm:config=tiny")
+    image = torch.rand(3, 48, 64)
+    real = RayleighBlockChannel().realise(scheme.channel_uses(48, 64), 0, "img", 3.0, 2)
+    out = scheme.transmit(Transmission(scheme.encode(image), image, real))
+    gamma_db = 3.0 + 10 * math.log10(float(real.h[0].abs().square()))
+    assert out.extras["steps"] == scheme.cddm.start_step(gamma_db).item()
+    assert out.extras["effective_snr_db"] == pytest.approx(gamma_db, abs=1e-4)
