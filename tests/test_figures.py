@@ -224,8 +224,7 @@ def test_bench_latency_smoke(dataset: Path, capsys: pytest.CaptureFixture[str]) 
     spec = importlib.util.spec_from_file_location("bench_latency", REPO_ROOT / "benchmarks" / "bench_latency.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    argv = ["--config", "tiny", "--dataset", str(dataset), "--images", "1", "--repeats", "1",
-            "--train-configs", "tiny", "--train-iters", "1", "--crop", "64", "--batch", "2"]
+    argv = ["--config", "tiny", "--dataset", str(dataset), "--images", "1", "--repeats", "1"]
     assert bench.main(argv) == 0
     out = capsys.readouterr().out
-    assert "encoder" in out and "Ours/JSCC-T" in out and "images/s" in out
+    assert "encoder" in out and "Ours/JSCC-T" in out
