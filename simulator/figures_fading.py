@@ -5,7 +5,8 @@ realisations (one h per image for ``rayleigh-block``, one per channel use for ``
 see :mod:`simulator.channels`), ``--realizations`` draws per image and SNR.  The figure has one
 column per channel and three rows: PSNR, MS-SSIM (mean over images, each image first averaged
 over its realisations, 95 % CI), and the fraction of transmissions delivered (the classical
-links and the bound; a lost image shows the grey fallback and counts in the means).  The
+links and the bound; a lost image shows the grey fallback and counts in the means); the numbers
+go to ``fading.csv`` / ``fading.json`` and, at −3, 2, 7, 12 dB, to the table ``fading.md``.  The
 capacity bound is BPG at the budget of each image's own realisation, Σ log2(1 + |h_i|²·SNR):
 the outage-aware bound for block fading (log2(1 + |h|²·SNR) bits per use for that image's h),
 about the ergodic capacity for fast fading.  Rows live in
@@ -26,12 +27,14 @@ from simulator.sweep import run_sweep
 if TYPE_CHECKING:
     from simulator.figures import FigureContext
 
-__all__ = ["FADING_CHANNELS", "fading_figure"]
+__all__ = ["FADING_CHANNELS", "TABLE_SNRS", "fading_figure", "markdown_table"]
 
 #: The channels of the figure, one column each (``rayleigh-block``: one block per image).
 FADING_CHANNELS = ("rayleigh-block", "rayleigh-fast")
 _TITLES = {"rayleigh-block": "block fading (one h per image)", "rayleigh-fast": "fast fading (one h per use)"}
 _ROWS = (("psnr", "PSNR (dB)"), ("ms_ssim", "MS-SSIM"), ("delivered", "delivered fraction"))
+#: SNR columns of the markdown table (those swept; all swept points if none of these is).
+TABLE_SNRS = (-3.0, 2.0, 7.0, 12.0)
 
 
 def _points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -39,6 +42,27 @@ def _points(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "ms_ssim_ci95": s.ms_ssim_ci95, "delivered": s.delivered, "n_images": s.n_images, "n_rows": s.n_rows,
              "receiver_ms": s.receiver_ms, "mean_steps": s.extras.get("steps"),
              "effective_snr_db": s.extras.get("effective_snr_db")} for s in summarize(rows)]
+
+
+def _cell(p: dict[str, Any]) -> str:
+    text = f"{p['psnr']:.2f}" + (f" / {p['ms_ssim']:.3f}" if p.get("ms_ssim") is not None else "")
+    return text + (f", {100 * p['delivered']:.0f}% delivered" if p.get("delivered") is not None else "")
+
+
+def markdown_table(data: dict[str, list[dict[str, Any]]], snrs: list[float]) -> str:
+    """Mean PSNR (dB) / MS-SSIM (and delivered fraction) per channel, scheme and SNR, as markdown."""
+    columns = [x for x in TABLE_SNRS if x in snrs] or list(snrs)
+    lines = []
+    for channel_name, curves in data.items():
+        lines += [f"**{channel_name}** — mean PSNR (dB) / MS-SSIM", "",
+                  "| scheme | " + " | ".join(f"{x:g} dB" for x in columns) + " |",
+                  "| --- |" + " --- |" * len(columns)]
+        for curve in curves:
+            by_snr = {p["snr_db"]: p for p in curve["points"]}
+            cells = [_cell(by_snr[x]) if x in by_snr else "n/a" for x in columns]
+            lines.append(f"| `{curve['key']}` | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def fading_figure(ctx: FigureContext) -> FigureReport:
@@ -103,7 +127,10 @@ def fading_figure(ctx: FigureContext) -> FigureReport:
     meta = ctx.meta("fading") | {"title": "Fig. 4 under Rayleigh fading", "caption": caption, "snrs": snrs,
                                  "channels": {name: make_channel(name).config() for name in FADING_CHANNELS},
                                  "curves": data, "missing": missing}
-    files = figure_paths(stem) + [write_csv(stem.with_suffix(".csv"), rows_csv), write_json(stem.with_suffix(".json"), meta)]
+    table = stem.with_suffix(".md")
+    table.write_text(markdown_table(data, snrs))
+    files = figure_paths(stem) + [write_csv(stem.with_suffix(".csv"), rows_csv), write_json(stem.with_suffix(".json"), meta),
+                                  table]
     n_curves = len(data[FADING_CHANNELS[0]])
     summary = (f"{len(FADING_CHANNELS)} channels × {n_curves} curves × {len(snrs)} SNR points, {len(ctx.images)} images "
                f"× {s.realizations} realisations")

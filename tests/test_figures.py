@@ -179,7 +179,9 @@ def test_fig4_all_schemes(dataset: Path, out: Path) -> None:
                     reason=f"fading needs the schemes {', '.join(FIG4_NEEDS)}, not all registered yet")
 def test_fading_figure(dataset: Path, out: Path) -> None:
     assert _run("fading", dataset, out, "--snr", "0,10", "--realizations", "2") == 0
-    data = json.loads(_files(out, "fading")["json"].read_text())
+    data = json.loads(_files(out, "fading", (*FIGURE_FILES, "md"))["json"].read_text())
+    table = (out / "quick" / "fading.md").read_text()
+    assert "**rayleigh-block**" in table and "| `bpg-ldpc-1/2` |" in table and "delivered" in table
     assert set(data["curves"]) == {"rayleigh-block", "rayleigh-fast"} and data["realizations"] == 2
     results = out / "quick" / "results" / "tinyset"
     for channel, curves in data["curves"].items():
