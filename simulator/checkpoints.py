@@ -1,8 +1,11 @@
 """Shipped weights: safetensors files with a JSON model card beside them.
 
 ``checkpoints/<name>.safetensors`` holds the tensors; ``checkpoints/<name>.json`` the card
-(``kind``, ``config``, training data, iterations, wall time, validation PSNR, git SHA).
-Only safetensors are ever loaded: no pickles.
+(``kind``, ``config``, training data, iterations, wall time, validation PSNR, git SHA, and
+``sha256``, the SHA-256 of the safetensors file).  Only safetensors are ever loaded: no
+pickles.  Every load checks the file against the card's ``sha256`` first
+(:class:`CheckpointIntegrityError` on a mismatch), so weights altered after training, or a card
+that belongs to other weights, never run silently.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-__all__ = ["CHECKPOINT_DIR", "checkpoint_dir", "CheckpointError", "save_checkpoint", "load_checkpoint", "file_sha256", "atomic_write_text"]
+__all__ = ["CHECKPOINT_DIR", "checkpoint_dir", "CheckpointError", "CheckpointIntegrityError", "save_checkpoint",
+           "load_checkpoint", "file_sha256", "atomic_write_text"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
@@ -31,7 +35,12 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, not safetensors, or does not match the model."""
 
 
+class CheckpointIntegrityError(CheckpointError):
+    """A checkpoint's bytes do not have the SHA-256 its card states (or the card states none)."""
+
+
 def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -60,10 +69,13 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], card: dict[str
 
 
 def load_checkpoint(path: Path, kind: str | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a safetensors checkpoint and its card.
+    """Read a safetensors checkpoint and its card, after checking the file's SHA-256 against the card.
 
     :param kind: if given, the card's ``kind`` must equal it.
-    :raises CheckpointError: for a missing file, a non-safetensors file or a kind mismatch.
+    :returns: ``(tensors, card)``; ``card["sha256"]`` is the verified hash of the file.
+    :raises CheckpointIntegrityError: the file's SHA-256 differs from the card's ``sha256`` (or
+        the card has none).
+    :raises CheckpointError: for a missing file or card, a non-safetensors file or a kind mismatch.
     """
     path = Path(path)
     if path.suffix != ".safetensors":
@@ -74,10 +86,21 @@ def load_checkpoint(path: Path, kind: str | None = None) -> tuple[dict[str, torc
     if not card_path.is_file():
         raise CheckpointError(f"checkpoint {path} has no model card {card_path.name}")
     try:
+        card = json.loads(card_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"model card {card_path} is not JSON: {exc}") from exc
+    expected = card.get("sha256") if isinstance(card, dict) else None
+    if not isinstance(expected, str):
+        raise CheckpointIntegrityError(f"model card {card_path} states no sha256 of {path.name}; "
+                                       "cards are written by save_checkpoint (the training commands)")
+    actual = file_sha256(path)
+    if actual != expected.lower():
+        raise CheckpointIntegrityError(f"checkpoint {path} has SHA-256 {actual[:16]}…, its card {card_path.name} "
+                                       f"states {expected[:16]}…: the file was altered or the card is not its own")
+    try:
         tensors = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types
         raise CheckpointError(f"{path} is not a valid safetensors file: {exc}") from exc
-    card = json.loads(card_path.read_text())
     if kind is not None and card.get("kind") != kind:
         raise CheckpointError(f"{path} holds a {card.get('kind')!r} model, expected {kind!r}")
     return tensors, card

@@ -6,6 +6,7 @@ Examples::
     simulate --scheme bpg-ldpc,bpg-capacity --snr -3:12 --plot
     simulate --scheme ours:steps=2,jscc-t --snr 0,5,10 --limit 4 --json
     simulate --scheme ours,jscc-t,bpg-ldpc --channel rayleigh-block --realizations 4
+    simulate --scheme ours,jscc-t,cddm --reference cddm      # paired differences to cddm
 
 Results go to ``<results-dir>/<dataset>/<scheme-slug>.jsonl`` (resumable, see
 ``docs/results-format.md``); the summary goes to stdout, progress and logs to stderr.
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results", help="root of the result files (default results/)")
     p.add_argument("--force", action="store_true", help="recompute points already in the result files")
     p.add_argument("--batch-size", type=positive_int, default=24, help="transmissions per transmit_batch call")
+    p.add_argument("--reference", help="scheme spec the others are compared with, paired per image, SNR and "
+                   "realisation (default: the first of --scheme when several are given)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--plot", nargs="?", const="", metavar="PATH", help="plot the curves (default <results>/<dataset>/psnr_msssim.png, + PDF)")
     p.add_argument("--list-schemes", action="store_true", help="list the schemes and exit")
@@ -67,22 +70,31 @@ def _fmt(value: float | None, digits: int, ci: float | None = None) -> str:
     return text
 
 
-def format_table(summary: list[SummaryRow]) -> str:
-    """A plain-text table of the summary, one line per (scheme, SNR)."""
-    header = ("scheme", "SNR dB", "PSNR dB", "MS-SSIM", "images", "rx ms", "delivered", "extras")
-    lines = [
-        (
+def _fmt_diff(value: float | None, digits: int, ci: float | None) -> str:
+    return "" if value is None else ("+" if value >= 0 else "") + _fmt(value, digits, ci)
+
+
+def format_table(summary: list[SummaryRow], reference: str | None = None) -> str:
+    """A plain-text table of the summary, one line per (scheme, SNR); with ``reference``, two
+    more columns after MS-SSIM: the paired PSNR and MS-SSIM differences to it with their 95 % CI."""
+    diff_header = (f"ΔPSNR vs {reference}", f"ΔMS-SSIM vs {reference}") if reference is not None else ()
+    header = ("scheme", "SNR dB", "PSNR dB", "MS-SSIM", *diff_header, "images", "rx ms", "delivered", "extras")
+    lines = []
+    for s in summary:
+        d = s.vs_reference
+        diffs = () if reference is None else ("", "") if d is None else (
+            _fmt_diff(d.psnr, 3, d.psnr_ci95), _fmt_diff(d.ms_ssim, 4, d.ms_ssim_ci95))
+        lines.append((
             s.scheme,
             f"{s.snr_db:g}",
             _fmt(s.psnr, 2, s.psnr_ci95),
             _fmt(s.ms_ssim, 4, s.ms_ssim_ci95),
+            *diffs,
             str(s.n_images),
             _fmt(s.receiver_ms, 1),
             "" if s.delivered is None else f"{s.delivered:.2f}",
             " ".join(f"{k}={v:.3g}" for k, v in s.extras.items()),
-        )
-        for s in summary
-    ]
+        ))
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *lines])
 
@@ -138,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             channel=make_channel(args.channel, args.coherence),
         )
+        reference = args.reference.strip() if args.reference else (specs[0] if len(specs) > 1 else None)
+        if reference is not None and reference not in specs:
+            raise ValueError(f"--reference {reference!r} is not one of the swept schemes; accepted: {', '.join(specs)}")
         schemes = [(spec, create_scheme(spec)) for spec in specs]
     except (ValueError, DataError, CheckpointError, ImportError, OSError) as exc:
         _err(exc)
@@ -158,11 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         _err("interrupted; rerun the same command to resume")
         return 130
 
-    summary = summarize(rows)
+    summary = summarize(rows, reference)
     if args.json:
         print(json.dumps([s.to_json() for s in summary], indent=2))
     else:
-        print(format_table(summary))
+        print(format_table(summary, reference))
     if args.plot is not None:
         from simulator.plot import plot_results
 

@@ -22,25 +22,23 @@ Exit codes: 0 success, 1 a figure could not be made, 2 bad input, 130 interrupte
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from simulator.checkpoints import CheckpointIntegrityError
 from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print_error, tqdm_progress
 from simulator.data import DataError, ImageItem, find_dataset, list_images
 from simulator.figure_output import (FigureError, FigureReport, axes_style, errorbar, figure_paths, saved_figure,
                                      write_csv, write_json)
 from simulator.figures_extra import FIG7_DEFAULT_IMAGE, fig7_figure, find_fig7_image, table1_figure
 from simulator.figures_fading import fading_figure
-from simulator.metrics import mean_and_ci95
 from simulator.registry import ALIASES, available_schemes, create_scheme
-from simulator.results import ResultsError, SummaryRow, point_key, result_path, summarize
+from simulator.results import ResultsError, SummaryRow, paired_difference, result_path, summarize
 from simulator.schemes.base import Scheme
 from simulator.sweep import SNR_FORMS, ProgressFactory, SweepConfig, parse_snr_spec, run_sweep
 
@@ -75,6 +73,9 @@ LABELS = {
 }
 FIG4_SCHEMES = ("ours", "jscc-t", "cddm", "bpg-ldpc-1/2", "bpg-ldpc-3/4", "bpg-capacity")
 FIG4_REQUIRED = ("ours", "jscc-t")
+#: Fig. 4's lower panels: Ours minus these schemes (paired); ``fig4.json`` has Ours minus every scheme.
+FIG4_REFERENCE = "ours"
+FIG4_DIFF_PLOTTED = ("jscc-t", "cddm")
 #: (s₁ mode, scheme spec): the full method (adaptive, α = 1, finetuned decoder) with each s₁.
 FIG5_VARIANTS = (("empirical", "ours"), ("0", "ours:s1=0"), ("0.5", "ours:s1=0.5"), ("1", "ours:s1=1"),
                  ("random", "ours:s1=random"))
@@ -196,7 +197,10 @@ class FigureContext:
         return scheme_spec(base, self.settings.config, self.settings.scheme_options)
 
     def scheme(self, spec: str) -> Scheme | str:
-        """The scheme of a spec (created once), or why it is unavailable."""
+        """The scheme of a spec (created once), or why it is unavailable.
+
+        :raises FigureError: its weights fail their SHA-256 check (never silently left out).
+        """
         if spec not in self._schemes:
             name = spec.split(":", 1)[0]
             if name not in available_schemes():
@@ -204,6 +208,8 @@ class FigureContext:
             else:
                 try:
                     self._schemes[spec] = create_scheme(spec)
+                except CheckpointIntegrityError as exc:
+                    raise FigureError(f"scheme {spec}: {exc}") from exc
                 except Exception as exc:  # noqa: BLE001 - any failure makes it unavailable, with the reason
                     self._schemes[spec] = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         return self._schemes[spec]
@@ -302,55 +308,57 @@ def _metric_panel(ax: Any, data: list[dict[str, Any]], metric: str, styles: dict
         ax.text(0.5, 0.5, f"{metric} n/a", ha="center", va="center", transform=ax.transAxes)
 
 
-def _curves_figure(ctx: FigureContext, name: str, curves: list[tuple[str, str, str]], snrs: list[float],
-                   title: str, caption: str, required: tuple[str, ...] | None, metrics: tuple[str, ...],
-                   styles: dict[str, dict[str, Any]]) -> FigureReport:
-    """Sweep ``(key, label, spec)`` curves and draw ``metrics`` against SNR, one panel each."""
-    data, missing, rows_csv, _ = _sweep_curves(ctx, name, curves, snrs, required)
-    stem = ctx.settings.figure_dir / name
-    with saved_figure(stem, 1, len(metrics), figsize=(5.6 * len(metrics), 4.2), constrained_layout=True,
-                      squeeze=False) as (fig, axes):
-        for ax, metric, panel in zip(axes[0], metrics, "abcdef"):
-            _metric_panel(ax, data, metric, styles)
-            if len(metrics) > 1:
-                ax.set_title(f"({panel}) {'PSNR' if metric == 'psnr' else 'MS-SSIM'} versus SNR", fontsize="medium")
-        fig.suptitle(f"{title} — {ctx.dataset}, {len(ctx.images)} images", fontsize="medium")
-    files = figure_paths(stem) + [write_csv(stem.with_suffix(".csv"), rows_csv),
-              write_json(stem.with_suffix(".json"), ctx.meta(name) | {"title": title, "caption": caption,
-                                                                      "snrs": snrs, "curves": data, "missing": missing})]
-    warnings = [f"{spec} left out: {why}" for spec, why in missing.items()]
-    return FigureReport(name, files, f"{len(data)} curves × {len(snrs)} SNR points, {len(ctx.images)} images", warnings)
-
-
-# --- the figures ------------------------------------------------------------------------
-
 def _fig4(ctx: FigureContext) -> FigureReport:
     from simulator.plot import style_for
 
+    snrs = ctx.settings.snrs
     curves = [(name, LABELS[name], ctx.spec(name)) for name in FIG4_SCHEMES]
-    caption = ("Fig. 4: (a) PSNR and (b) MS-SSIM versus SNR over AWGN, ρ = 1/16, mean over images with 95 % CI. "
+    data, missing, rows_csv, raw = _sweep_curves(ctx, "fig4", curves, snrs, FIG4_REQUIRED)
+    styles = {n: style_for(n) for n in FIG4_SCHEMES}
+    for curve in data:
+        if curve["key"] != FIG4_REFERENCE:
+            diffs = paired_difference(raw[FIG4_REFERENCE], raw[curve["key"]], curve["spec"])
+            curve["ours_minus"] = [{"snr_db": snr, "psnr": d.psnr, "psnr_ci95": d.psnr_ci95, "ms_ssim": d.ms_ssim,
+                                    "ms_ssim_ci95": d.ms_ssim_ci95, "n_images": d.n_images} for snr, d in diffs.items()]
+    minus = {(c["key"], p["snr_db"]): p for c in data for p in c.get("ours_minus", [])}
+    rows_csv = [r | {f"ours_minus_{k}": minus.get((r["curve"], r["snr_db"]), {}).get(k)
+                     for k in ("psnr", "psnr_ci95", "ms_ssim", "ms_ssim_ci95")} for r in rows_csv]
+
+    stem = ctx.settings.figure_dir / "fig4"
+    with saved_figure(stem, 2, 2, figsize=(11.2, 7.6), constrained_layout=True,
+                      gridspec_kw={"height_ratios": [3, 2]}) as (fig, axes):
+        for col, (metric, name) in enumerate((("psnr", "PSNR"), ("ms_ssim", "MS-SSIM"))):
+            _metric_panel(axes[0][col], data, metric, styles)
+            axes[0][col].set_title(f"({'ab'[col]}) {name} versus SNR (95 % CI over images)", fontsize="medium")
+            ax = axes[1][col]
+            ax.axhline(0.0, color=styles[FIG4_REFERENCE]["color"], linewidth=1.0)
+            for curve in data:
+                if curve["key"] in FIG4_DIFF_PLOTTED:
+                    errorbar(ax, curve["ours_minus"], metric, f"Ours − {curve['label']}", styles[curve["key"]])
+            axes_style(ax, f"Ours − scheme, {name}" + (" (dB)" if metric == "psnr" else ""))
+            ax.set_title(f"({'cd'[col]}) paired difference (same image and noise), 95 % CI", fontsize="medium")
+            ax.legend(fontsize="small", loc="best")
+        fig.suptitle(f"Fig. 4: reconstruction quality over AWGN — {ctx.dataset}, {len(ctx.images)} images",
+                     fontsize="medium")
+    caption = ("Fig. 4: (a) PSNR and (b) MS-SSIM versus SNR over AWGN, ρ = 1/16, mean over images with 95 % CI; "
+               "(c, d) Ours minus JSCC-T and minus CDDM, differences paired per image under the same channel noise, "
+               "mean over images with 95 % CI (fig4.json: `ours_minus` for every scheme). "
                "Ours = adaptive steps (T_max = 3), empirical s₁, α = 1 denoiser, phase-3 finetuned decoder; "
                "CDDM with its finetuned decoder when shipped (else the JSCC-T decoder, see its config); "
                "BPG+LDPC+4-QAM in the same n channel uses; BPG+capacity = BPG at the rate of an ideal code.")
-    return _curves_figure(ctx, "fig4", curves, ctx.settings.snrs, "Fig. 4: reconstruction quality over AWGN",
-                          caption, FIG4_REQUIRED, ("psnr", "ms_ssim"), {n: style_for(n) for n in FIG4_SCHEMES})
+    files = figure_paths(stem) + [write_csv(stem.with_suffix(".csv"), rows_csv),
+                                  write_json(stem.with_suffix(".json"), ctx.meta("fig4") | {
+                  "title": "Fig. 4: reconstruction quality over AWGN", "caption": caption, "snrs": snrs,
+                  "reference": FIG4_REFERENCE, "curves": data, "missing": missing})]
+    warnings = [f"{spec} left out: {why}" for spec, why in missing.items()]
+    return FigureReport("fig4", files, f"{len(data)} curves × {len(snrs)} SNR points, {len(ctx.images)} images", warnings)
 
 
 def _gain_points(rows: list[dict[str, Any]], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """PSNR(rows) − PSNR(base) on the same noise, paired per image: per SNR (ascending) a point
     ``{snr_db, gain, gain_ci95, n_images}`` with the mean and 95 % CI over images."""
-    ref = {point_key(r["image_id"], r["snr_db"], r["realization"], r["seed"]): r["psnr"] for r in base}
-    diffs: dict[float, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        key = point_key(r["image_id"], r["snr_db"], r["realization"], r["seed"])
-        b = ref.get(key)
-        if b is not None and math.isfinite(r["psnr"]) and math.isfinite(b):
-            diffs[key[1]][r["image_id"]].append(r["psnr"] - b)
-    points = []
-    for snr, per_image in sorted(diffs.items()):
-        mean, ci = mean_and_ci95([sum(v) / len(v) for v in per_image.values()])
-        points.append({"snr_db": snr, "gain": mean, "gain_ci95": ci, "n_images": len(per_image)})
-    return points
+    return [{"snr_db": snr, "gain": d.psnr, "gain_ci95": d.psnr_ci95, "n_images": d.n_images}
+            for snr, d in paired_difference(rows, base, "base").items()]
 
 
 def _fig5(ctx: FigureContext) -> FigureReport:

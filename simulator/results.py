@@ -36,6 +36,9 @@ __all__ = [
     "config_hash",
     "point_key",
     "row_key",
+    "row_version",
+    "PairedDifference",
+    "paired_difference",
     "read_rows",
     "dedupe_rows",
     "latest_config_rows",
@@ -60,10 +63,20 @@ def result_path(results_dir: str | os.PathLike, dataset: str, spec: str) -> Path
     return Path(results_dir) / dataset / f"{scheme_slug(spec)}.jsonl"
 
 
-def config_hash(config: dict[str, Any], checkpoint_hash: str | None) -> str:
-    """16 hex digits identifying a scheme's behaviour (its config and its weights)."""
-    text = json.dumps({"config": config, "checkpoint_hash": checkpoint_hash}, sort_keys=True, default=str)
+def config_hash(config: dict[str, Any], checkpoint_hash: str | None, implementation_version: int = 1) -> str:
+    """16 hex digits identifying a scheme's behaviour: its config, its weights and its code
+    version (``Scheme.implementation_version``; version 1 leaves the hash as it was before
+    versions existed, so rows stored then keep matching)."""
+    payload: dict[str, Any] = {"config": config, "checkpoint_hash": checkpoint_hash}
+    if implementation_version != 1:
+        payload["implementation_version"] = int(implementation_version)
+    text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def row_version(row: dict[str, Any]) -> int:
+    """The scheme implementation version a row was made with (1 for rows without the field)."""
+    return int(row.get("implementation_version", 1))
 
 
 def point_key(image_id: str, snr_db: float, realization: int, seed: int) -> tuple[str, float, int, int]:
@@ -181,6 +194,28 @@ def latest_config_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @dataclass
+class PairedDifference:
+    """Mean difference of one spec to a reference spec at one SNR, paired per Monte-Carlo point.
+
+    Differences are taken per (image, SNR, realisation, seed) present in both (same image, same
+    channel noise), averaged per image, then the mean and 95 % Student-t half-width are taken
+    over images.  Sign: this spec minus the reference (PSNR in dB).  ``ms_ssim`` is ``None``
+    where no pair had MS-SSIM values.
+    """
+
+    reference: str
+    psnr: float
+    psnr_ci95: float
+    ms_ssim: float | None
+    ms_ssim_ci95: float | None
+    n_images: int
+
+    def to_json(self) -> dict[str, Any]:
+        """A strict-JSON dict (non-finite numbers → ``None``)."""
+        return {k: _finite_or_none(v) for k, v in self.__dict__.items()}
+
+
+@dataclass
 class SummaryRow:
     """Statistics of one (scheme spec, data set, SNR) point.
 
@@ -189,6 +224,8 @@ class SummaryRow:
     (images of 160 px or less per side).  ``delivered`` is the fraction of rows whose
     ``extras["delivered"]`` is true, ``None`` where the scheme does not report it;
     ``extras`` holds the means of the other numeric extras (e.g. ``steps``).
+    ``vs_reference`` is the paired difference to the reference spec (``summarize(...,
+    reference=...)``), ``None`` for the reference itself or without a reference.
     """
 
     scheme: str
@@ -204,13 +241,17 @@ class SummaryRow:
     receiver_ms: float
     delivered: float | None = None
     extras: dict[str, float] = field(default_factory=dict)
+    vs_reference: PairedDifference | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """A strict-JSON dict (non-finite numbers → ``None``; ``delivered`` only if reported)."""
-        out = {k: _finite_or_none(v) for k, v in self.__dict__.items() if k != "extras"}
+        """A strict-JSON dict (non-finite numbers → ``None``; ``delivered`` only if reported,
+        ``vs_reference`` only if computed)."""
+        out = {k: _finite_or_none(v) for k, v in self.__dict__.items() if k not in ("extras", "vs_reference")}
         if self.delivered is None:
             del out["delivered"]
         out["extras"] = {k: _finite_or_none(v) for k, v in self.extras.items()}
+        if self.vs_reference is not None:
+            out["vs_reference"] = self.vs_reference.to_json()
         return out
 
 
@@ -238,13 +279,64 @@ def _over_images(rows: list[dict[str, Any]], metric: str) -> tuple[float | None,
     return mean_and_ci95([_mean(v) for v in per_image.values()])
 
 
-def summarize(rows: Iterable[dict[str, Any]]) -> list[SummaryRow]:
-    """Per (spec, data set, SNR) statistics, specs in first-seen order, SNR ascending."""
+def _paired_over_images(rows: list[dict[str, Any]], reference: dict[tuple, dict[str, Any]],
+                        metric: str) -> tuple[float | None, float | None, int]:
+    per_image: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        ref = reference.get(point_key(row["image_id"], row["snr_db"], row["realization"], row["seed"]))
+        if ref is not None and _is_number(row.get(metric)) and _is_number(ref.get(metric)):
+            diff = float(row[metric]) - float(ref[metric])
+            if math.isfinite(diff):
+                per_image[row["image_id"]].append(diff)
+    if not per_image:
+        return None, None, 0
+    mean, ci = mean_and_ci95([_mean(v) for v in per_image.values()])
+    return mean, ci, len(per_image)
+
+
+def paired_difference(rows: Iterable[dict[str, Any]], reference_rows: Iterable[dict[str, Any]],
+                      reference: str) -> dict[float, PairedDifference]:
+    """``rows`` minus ``reference_rows`` per SNR (ascending), paired per Monte-Carlo point.
+
+    :param rows: result rows of one spec on one data set.
+    :param reference_rows: result rows of the reference on the same data set.
+    :param reference: the reference's name, recorded in the result.
+    :returns: SNR → :class:`PairedDifference`, for the SNRs with at least one pair with a finite PSNR
+        difference.
+    """
+    ref = {point_key(r["image_id"], r["snr_db"], r["realization"], r["seed"]): r for r in reference_rows}
+    by_snr: dict[float, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_snr[round(float(row["snr_db"]), 6)].append(row)
+    out = {}
+    for snr in sorted(by_snr):
+        psnr, psnr_ci, n = _paired_over_images(by_snr[snr], ref, "psnr")
+        if psnr is None:
+            continue
+        msssim, msssim_ci, _ = _paired_over_images(by_snr[snr], ref, "ms_ssim")
+        out[snr] = PairedDifference(reference, psnr, math.nan if psnr_ci is None else psnr_ci, msssim, msssim_ci, n)
+    return out
+
+
+def summarize(rows: Iterable[dict[str, Any]], reference: str | None = None) -> list[SummaryRow]:
+    """Per (spec, data set, SNR) statistics, specs in first-seen order, SNR ascending.
+
+    :param reference: a spec among the rows: every other spec's rows also get their paired
+        difference to it (``vs_reference``, see :func:`paired_difference`).
+    :raises ValueError: if ``reference`` names no spec of the rows.
+    """
     groups: dict[tuple[str, str], dict[float, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         groups[(row["spec"], row["dataset"])][round(float(row["snr_db"]), 6)].append(row)
+    specs = list(dict.fromkeys(spec for spec, _ in groups))
+    if reference is not None and reference not in specs:
+        raise ValueError(f"reference scheme {reference!r} is not among the swept schemes; accepted: {', '.join(specs)}")
     summary = []
     for (spec, dataset), by_snr in groups.items():
+        diffs: dict[float, PairedDifference] = {}
+        if reference is not None and spec != reference:
+            ref_rows = [r for group in groups.get((reference, dataset), {}).values() for r in group]
+            diffs = paired_difference([r for group in by_snr.values() for r in group], ref_rows, reference)
         for snr in sorted(by_snr):
             group = by_snr[snr]
             psnr, psnr_ci = _over_images(group, "psnr")
@@ -270,6 +362,7 @@ def summarize(rows: Iterable[dict[str, Any]]) -> list[SummaryRow]:
                     receiver_ms=_mean([float(r["receiver_ms"]) for r in group]),
                     delivered=None if delivered is None else _mean(delivered),
                     extras={k: _mean(v) for k, v in sorted(extras.items())},
+                    vs_reference=diffs.get(snr),
                 )
             )
     return summary

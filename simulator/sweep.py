@@ -37,6 +37,7 @@ from simulator.results import (
     point_key,
     result_path,
     row_key,
+    row_version,
 )
 from simulator.schemes.base import Reception, Scheme, Transmission
 
@@ -238,14 +239,18 @@ def run_sweep(
     :param spec: its CLI spec (names the result file and is recorded in rows).
     :param images: the images, e.g. from :func:`simulator.data.list_images`.
     :returns: the rows of every requested point (reused and new), in SNR, image,
-        realisation order.
+        realisation order.  A stored row is reused only if it has the scheme's current config
+        hash (config, weights and ``implementation_version``), its implementation version, and
+        the channel uses the scheme now spends on an image of its size; other rows stay in
+        the file and their points are computed again.
     :raises simulator.data.DataError: an image cannot be read.
     :raises simulator.results.ResultsError: the result file is corrupt.
     """
     store = ResultStore(config.result_file(spec))
     cfg = config.scheme_config(scheme)
     ckpt = scheme.checkpoint_hash()
-    chash = config_hash(cfg, ckpt)
+    version = int(scheme.implementation_version)
+    chash = config_hash(cfg, ckpt, version)
     points = [
         point_key(item.image_id, snr, r, config.seed)
         for snr in config.snrs
@@ -260,7 +265,8 @@ def run_sweep(
             store.rewrite(kept)
         done: dict[tuple, dict[str, Any]] = {}
     else:
-        done = {row_key(row)[:4]: row for row in existing if row["config_hash"] == chash and row_key(row)[:4] in wanted}
+        done = {row_key(row)[:4]: row for row in existing
+                if row_key(row)[:4] in wanted and _reusable(row, scheme, chash, version)}
 
     pending = [p for p in points if p not in done]
     bar = progress(len(pending), spec) if progress and pending else None
@@ -272,6 +278,7 @@ def run_sweep(
         "config": cfg,
         "config_hash": chash,
         "checkpoint_hash": ckpt,
+        "implementation_version": version,
     } | ({"channel": config.channel.config()} if config.channel.tag else {})
     if pending:
         static |= run_context(scheme)
@@ -299,6 +306,12 @@ def run_sweep(
         if bar is not None:
             bar.close()
     return [done[p] for p in points]
+
+
+def _reusable(row: dict[str, Any], scheme: Scheme, chash: str, version: int) -> bool:
+    """Whether a stored row is what ``scheme`` would compute now (see :func:`run_sweep`)."""
+    return (row["config_hash"] == chash and row_version(row) == version
+            and row.get("channel_uses") == scheme.channel_uses(int(row["height"]), int(row["width"])))
 
 
 def _encode_group(scheme: Scheme, items: list[ImageItem]) -> list[_Encoded]:

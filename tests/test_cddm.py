@@ -105,6 +105,51 @@ def test_snr_floor_caps_steps() -> None:
     assert model.start_step(15.0, snr_floor_db=10.0).item() == model.start_step(15.0).item()
 
 
+def _closed_form_start(snr_db: float, steps: int, beta_start: float, beta_end: float) -> float:
+    """The official rule's step, continuous: ᾱ_t/(1−ᾱ_t) = 10^(SNR/10) with ᾱ_t ≈ exp(−Σ_{s≤t} β_s)
+    for the linear β, a quadratic in t."""
+    ratio = 10 ** (snr_db / 10)
+    d = (beta_end - beta_start) / (steps - 1)
+    a, b, c = d / 2, beta_start - d / 2, math.log(1 + 1 / ratio)
+    return (-b + math.sqrt(b * b + 4 * a * c)) / (2 * a)
+
+
+@pytest.mark.parametrize(("snr", "steps"), [(-3.0, 93), (2.0, 93), (7.0, 93), (10.0, 93), (12.0, 74)])
+def test_official_start_rule_t1000(snr: float, steps: int) -> None:
+    """CDDM's official sampler, T = 1000, β 1e-4 … 0.02: 93 steps at every SNR ≤ 10 dB (t_max cap), 74 at 12 dB."""
+    model = CDDM(CDDM_CONFIGS["paper"])
+    assert model.start_step(snr, start="official").item() == steps
+    assert steps == round(_closed_form_start(max(snr, 10.0), 1000, 1e-4, 0.02))
+
+
+@pytest.mark.parametrize("name", ["tiny", "cpu", "paper"])
+def test_official_rule_is_the_exact_rule_3db_lower(name: str) -> None:
+    """10·log10(ᾱ/(1−ᾱ)) = SNR means (1−ᾱ)/ᾱ = N0, twice the channel's σ² = N0/2 per real value."""
+    model = CDDM(CDDM_CONFIGS[name])
+    snrs = torch.arange(10.0, 30.0, 0.5, dtype=torch.float64)
+    official = model.start_step(snrs, start="official")
+    assert torch.equal(official, model.start_step(snrs - 10 * math.log10(2)))
+    assert torch.all(official >= model.start_step(snrs))
+    low = model.start_step(torch.arange(-10.0, 10.0, 1.0), start="official")
+    assert torch.all(low == model.start_step(10.0, start="official"))  # capped at t_max = 10 dB
+    assert model.start_step(-3.0, start="official", snr_floor_db=0.0).item() == model.schedule.match_step_db(0.0).item()
+    with pytest.raises(ValueError, match="bad CDDM start rule 'x'; accepted: matched, official"):
+        model.start_step(0.0, start="x")
+
+
+@pytest.mark.parametrize("start", ["matched", "official"])
+def test_start_scaling_closed_form(start: str) -> None:
+    """With ε_θ ≡ 0 the deterministic sampler returns x_m/√ᾱ_m: z for the exact rule (x_m = √ᾱ_m·z),
+    z/√((1 + σ²)·ᾱ_m) for the official one (x_m = z/√(1 + σ²))."""
+    model = CDDM(TINY).eval()
+    z = torch.randn(2, 96, 3, 3)
+    res = model.sample(z, 4.0, start=start)
+    m = int(res.steps[0])
+    assert m == model.start_step(4.0, start=start).item()
+    scale = 1.0 if start == "matched" else 1 / math.sqrt((1 + float(channel_std(4.0)) ** 2) * float(model.schedule.alpha_bar[m]))
+    torch.testing.assert_close(res.latent, z * scale, atol=1e-5, rtol=1e-5)
+
+
 # --- sampler --------------------------------------------------------------------------------
 
 
@@ -243,12 +288,19 @@ def test_scheme_end_to_end(cddm_checkpoints: Path, monkeypatch: pytest.MonkeyPat
     assert not torch.equal(_send(jscc_dec, image, -3.0).image, out.image)
     capped = create_scheme("cddm:config=tiny:snr_floor=10")
     assert _send(capped, image, -3.0).extras["steps"] == scheme.cddm.start_step(10.0).item()
+    official = create_scheme("cddm:config=tiny:start=official")
+    assert _send(official, image, -3.0).extras["steps"] == scheme.cddm.start_step(10.0, start="official").item()
+    assert official.config()["options"]["start"] == "official"
+    # the default rule is left out of the config, so rows stored before the option existed keep their hash
+    assert "start" not in scheme.config()["options"]
+    assert create_scheme("cddm:config=tiny:start=matched").config() == scheme.config()
 
 
 def test_scheme_options_and_missing_weights(cddm_checkpoints: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(cddm_checkpoints))
     for spec, match in (("cddm:config=tiny:decoder=x", "decoder"), ("cddm:config=tiny:eta=abc", "eta"),
-                        ("cddm:config=tiny:snr_floor=x", "snr_floor"), ("cddm:config=tiny:steps=3", "unknown")):
+                        ("cddm:config=tiny:snr_floor=x", "snr_floor"), ("cddm:config=tiny:steps=3", "unknown"),
+                        ("cddm:config=tiny:start=paper", "bad start='paper'; accepted: matched, official")):
         with pytest.raises(ValueError, match=match):
             create_scheme(spec)
     partial = tmp_path / "ckpt"

@@ -65,6 +65,24 @@ def test_bad_input_exits_2(
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_paired_differences_to_a_reference(tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = _args(tiny_dataset, tmp_path, "--snr", "0,8", "--json")
+    argv[1] = "test-identity,test-identity:gain=0.9"
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert all("vs_reference" not in s for s in summary if s["scheme"] == "test-identity")
+    for s in (s for s in summary if s["scheme"] != "test-identity"):
+        d = s["vs_reference"]
+        assert d["reference"] == "test-identity" and d["n_images"] == 3 and d["psnr"] != 0
+        assert 0 <= d["psnr_ci95"] < s["psnr_ci95"]  # pairing removes the spread between images
+    assert main([*argv[:-1], "--reference", "test-identity:gain=0.9"]) == 0
+    table = capsys.readouterr().out
+    assert "ΔPSNR vs test-identity:gain=0.9" in table and "ΔMS-SSIM" in table
+    assert main([*argv, "--reference", "jscc-t"]) == 2
+    err = capsys.readouterr().err
+    assert "--reference 'jscc-t' is not one of the swept schemes" in err and len(err.strip().splitlines()) == 1
+
+
 def test_missing_scheme_and_empty_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--snr", "0"]) == 2
     (tmp_path / "empty").mkdir()

@@ -173,6 +173,18 @@ def test_fig4_all_schemes(dataset: Path, out: Path) -> None:
         assert len(curve["points"]) == 4
         for p in curve["points"]:
             assert _finite(p["psnr"]) and _finite(p["ms_ssim"]), curve["spec"]
+    # panels (c, d): Ours minus each scheme, paired per image = the difference of the means
+    assert data["reference"] == "ours" and "ours_minus" not in data["curves"][0]
+    ours = {p["snr_db"]: p for p in data["curves"][0]["points"]}
+    for curve in data["curves"][1:]:
+        by_snr = {p["snr_db"]: p for p in curve["points"]}
+        assert [p["snr_db"] for p in curve["ours_minus"]] == [-3, 2, 7, 12]
+        for d in curve["ours_minus"]:
+            for metric in ("psnr", "ms_ssim"):
+                expected = ours[d["snr_db"]][metric] - by_snr[d["snr_db"]][metric]
+                assert d[metric] == pytest.approx(expected, abs=1e-9) and _finite(d[f"{metric}_ci95"])
+    header = _files(out, "fig4")["csv"].read_text().splitlines()[0]
+    assert "ours_minus_psnr" in header and "ours_minus_ms_ssim_ci95" in header
 
 
 @pytest.mark.skipif(not set(FIG4_NEEDS) <= set(available_schemes()),

@@ -7,8 +7,13 @@ import torch
 
 from simulator.channels import AWGNChannel
 from simulator.checkpoints import CheckpointError
+from simulator.data import list_images
+from simulator.link import awgn_latent, sent_mask
 from simulator.registry import create_scheme
 from simulator.schemes.base import Transmission
+from simulator.sweep import SweepConfig, run_sweep
+
+from tests.conftest import write_images
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +33,7 @@ def test_jscc_t_round_trip_any_size(size: tuple[int, int]) -> None:
     image = torch.rand(3, *size)
     scheme, rx = _send("jscc-t:config=tiny", image, 5.0)
     assert rx.image.shape == image.shape and 0 <= rx.image.min() and rx.image.max() <= 1
-    h16, w16 = -(-size[0] // 16) * 16, -(-size[1] // 16) * 16
-    assert scheme.channel_uses(*size) == h16 * w16 * 3 // 16
+    assert scheme.channel_uses(*size) == round(size[0] * size[1] * 3 / 16)  # not the padded size's
     assert rx.receiver_s > 0 and scheme.checkpoint_hash()
 
 
@@ -87,3 +91,50 @@ def test_missing_weights_give_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(tmp_path))
     with pytest.raises(CheckpointError, match="not found"):
         create_scheme("jscc-t:config=tiny")
+
+
+# --- exact channel uses for sides that are not multiples of 16 --------------------------------
+
+
+def test_sent_mask_keeps_the_positions_most_covered_by_pixels() -> None:
+    assert sent_mask((96, 32, 48), 512, 768, 73728, 16) is None  # Kodak: every real is sent
+    n = round(481 * 321 * 3 / 16)  # 28950; the padded 496×336 latent holds 31248 symbols (+7.9 %)
+    mask = sent_mask((96, 21, 31), 321, 481, n, 16)
+    assert mask.shape == (96, 21, 31) and int(mask.sum()) == 2 * n
+    assert mask[:, :20, :30].all()  # every fully covered position is sent
+    assert not mask[:, 20, 30].any()  # the corner block holds 1 real pixel of 256: dropped first
+    assert int(mask[:, 20, :].sum() + mask[:, :20, 30].sum()) == 2 * n - 96 * 20 * 30
+    with pytest.raises(ValueError, match="need 200 reals"):
+        sent_mask((2, 5, 5), 80, 80, 100, 16)
+
+
+def test_dropped_reals_are_not_sent_and_received_as_zero() -> None:
+    mask = torch.zeros(4, 2, 2, dtype=torch.bool)
+    mask[:, 0, 0] = True
+    mask[:2, 0, 1] = True  # 6 reals = 3 symbols
+    latent = torch.randn(1, 4, 2, 2) * mask
+    noise = unit_noise(3, torch.Generator().manual_seed(0))[None]
+    z = awgn_latent(latent, 10.0, noise, mask)
+    assert torch.equal(z[0][~mask], torch.zeros(10))
+    sent = latent[0][mask]
+    expected = sent + 10 ** -0.5 * torch.cat([noise.real, noise.imag], dim=1)[0]
+    torch.testing.assert_close(z[0][mask], expected)
+    with pytest.raises(ValueError, match="noise has 4 symbols, the link sends 3"):
+        awgn_latent(latent, 10.0, unit_noise(4, torch.Generator())[None], mask)
+
+
+@pytest.mark.parametrize("spec", ["jscc-t:config=tiny", "ours:config=tiny"])
+def test_odd_sized_image_uses_the_same_n_as_every_scheme(spec: str, tmp_path) -> None:
+    folder = write_images(tmp_path / "odd", [(81, 53), (64, 48)])
+    rows = run_sweep(create_scheme(spec), spec, list_images(folder),
+                     SweepConfig(snrs=[0.0, 10.0], dataset="odd", results_dir=tmp_path / "res"))
+    n = {(r["height"], r["width"]): r["channel_uses"] for r in rows}
+    assert n == {(81, 53): round(81 * 53 * 3 / 16), (64, 48): 64 * 48 * 3 // 16}  # 805 (padded 96×64: 1152), 576
+    assert create_scheme("bpg-capacity").channel_uses(81, 53) == n[(81, 53)]
+    scheme = create_scheme(spec)
+    enc = scheme.encode(torch.rand(3, 81, 53))
+    assert enc.latent.shape[1:] == (6, 4) and int(enc.mask.sum()) == 2 * 805
+    sent = enc.latent[enc.mask]
+    assert sent.pow(2).sum().item() / 805 == pytest.approx(1.0, rel=1e-5)  # Es = 1 over what is sent
+    assert not enc.latent[~enc.mask].any()
+    assert scheme.encode(torch.rand(3, 64, 48)).mask is None

@@ -230,3 +230,88 @@ def test_sweep_config_validation() -> None:
         SweepConfig(snrs=[0.0], realizations=0)
     with pytest.raises(ValueError, match="SNR"):
         SweepConfig(snrs=[])
+
+
+# --- implementation versions and channel uses of stored rows -------------------------------
+
+
+def test_rows_record_the_implementation_version_and_version_1_keeps_old_hashes(tiny_dataset: Path, tmp_path: Path) -> None:
+    from simulator.results import config_hash
+
+    rows = run_sweep(create_scheme(SPEC), SPEC, list_images(tiny_dataset), _config(tmp_path))
+    assert all(r["implementation_version"] == 1 for r in rows)
+    cfg = rows[0]["config"]
+    assert config_hash(cfg, None, 1) == config_hash(cfg, None) == rows[0]["config_hash"]
+    assert config_hash(cfg, None, 2) != config_hash(cfg, None)
+
+
+def test_rows_without_the_version_field_are_reused(tiny_dataset: Path, tmp_path: Path) -> None:
+    images, config = list_images(tiny_dataset), _config(tmp_path)
+    run_sweep(create_scheme(SPEC), SPEC, images, config)
+    store = ResultStore(_file(config))
+    store.rewrite([{k: v for k, v in r.items() if k != "implementation_version"} for r in store.load()])
+    scheme = create_scheme(SPEC)
+    scheme.fail_after = 0  # any transmission would raise
+    assert len(run_sweep(scheme, SPEC, images, config)) == 6
+
+
+def test_bumped_implementation_version_recomputes(tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    images, config = list_images(tiny_dataset), _config(tmp_path)
+    old = run_sweep(create_scheme(SPEC), SPEC, images, config)
+    scheme = create_scheme(SPEC)
+    monkeypatch.setattr(type(scheme), "implementation_version", 2)
+    new = run_sweep(scheme, SPEC, images, config)
+    assert scheme.sent == 6 and all(r["implementation_version"] == 2 for r in new)
+    assert {r["config_hash"] for r in old}.isdisjoint(r["config_hash"] for r in new)
+    on_disk = read_rows(_file(config))
+    assert len(on_disk) == 12 and latest_config_rows(on_disk) == new  # old rows kept, never drawn
+
+
+def test_rows_with_other_channel_uses_are_recomputed(tiny_dataset: Path, tmp_path: Path) -> None:
+    """E.g. rows of a learned scheme that sent the padded latent (more than round(ρ·3·H·W) symbols)."""
+    images, config = list_images(tiny_dataset), _config(tmp_path)
+    run_sweep(create_scheme(SPEC), SPEC, images, config)
+    store = ResultStore(_file(config))
+    rows = store.load()
+    store.rewrite([r | {"channel_uses": r["channel_uses"] + 16} if r["image_id"] == "img0.png" else r for r in rows])
+    scheme = create_scheme(SPEC)
+    fresh = run_sweep(scheme, SPEC, images, config)
+    assert scheme.sent == 2 and all(r["channel_uses"] == 192 * 176 * 3 // 2 for r in fresh)
+
+
+# --- paired differences ----------------------------------------------------------------------
+
+
+def _row(spec: str, image: str, snr: float, psnr: float, ms_ssim: float | None, r: int = 0) -> dict:
+    return {"spec": spec, "scheme": spec, "dataset": "d", "image_id": image, "snr_db": snr, "realization": r,
+            "seed": 0, "psnr": psnr, "ms_ssim": ms_ssim, "receiver_ms": 1.0, "config_hash": "h"}
+
+
+def test_paired_difference_is_over_images_of_per_point_differences() -> None:
+    from simulator.metrics import mean_and_ci95
+    from simulator.results import paired_difference
+
+    base = [_row("b", f"i{i}", 0.0, 20.0 + 3 * i, 0.5) for i in range(4)]
+    base += [_row("b", "i0", 0.0, 21.0, 0.5, r=1)]
+    rows = [_row("a", f"i{i}", 0.0, 20.0 + 3 * i + d, 0.6) for i, d in enumerate((0.1, 0.2, 0.3, 0.2))]
+    rows += [_row("a", "i0", 0.0, 21.3, 0.6, r=1), _row("a", "i9", 0.0, 99.0, 0.9)]  # i9 has no pair
+    (snr, diff), = paired_difference(rows, base, "b").items()
+    mean, ci = mean_and_ci95([0.2, 0.2, 0.3, 0.2])  # i0: mean of its realisations' differences 0.1 and 0.3
+    assert snr == 0.0 and diff.reference == "b" and diff.n_images == 4
+    assert diff.psnr == pytest.approx(mean) and diff.psnr_ci95 == pytest.approx(ci)
+    assert diff.ms_ssim == pytest.approx(0.1) and diff.ms_ssim_ci95 == pytest.approx(0.0, abs=1e-12)
+    # far narrower than the interval of either mean over images
+    assert diff.psnr_ci95 < 0.1 * summarize(base)[0].psnr_ci95
+
+
+def test_summarize_with_a_reference() -> None:
+    rows = [_row("a", f"i{i}", s, 20.0 + i + s, None) for i in range(3) for s in (0.0, 5.0)]
+    rows += [_row("b", f"i{i}", s, 19.0 + i + s + 0.1 * i, None) for i in range(3) for s in (0.0, 5.0)]
+    summary = summarize(rows, reference="a")
+    assert all(s.vs_reference is None for s in summary if s.scheme == "a")
+    for s in (s for s in summary if s.scheme == "b"):
+        assert s.vs_reference.psnr == pytest.approx(-0.9) and s.vs_reference.ms_ssim is None
+        assert s.to_json()["vs_reference"]["reference"] == "a"
+    assert "vs_reference" not in summarize(rows)[0].to_json()
+    with pytest.raises(ValueError, match="'c' is not among the swept schemes; accepted: a, b"):
+        summarize(rows, reference="c")

@@ -35,6 +35,13 @@ Sampling (CDDM Algorithm 2), from the received latent z at channel std σ:
    gives DDPM ancestral sampling with the posterior variance β̃_t (an option, not CDDM).
 4. return x₀, the latent handed to the JSCC decoder.
 
+Start rule ``official`` (the official code's sampler, ``start="official"``): m = argmin_t
+|10·log10(ᾱ_t/(1−ᾱ_t)) − max(SNR, t_max)| with t_max = 10 dB, and x_m = z / √(1 + σ²).  Its
+matched noise variance (1−ᾱ_m)/ᾱ_m = 10^(−SNR/10) = N0 is twice the channel's σ² = N0/2 per
+real value: it starts 3 dB noisier than the channel, i.e. m equals the exact rule's m at
+SNR − 3.01 dB (above the cap).  With T = 1000, β 1e-4 … 0.02 it runs 93 steps at every
+SNR ≤ 10 dB and 74 at 12 dB.
+
 The network (:class:`EpsilonUNet`) is a DDPM-style U-Net (ResBlocks with time embedding
 scale/shift, one self-attention block at the lowest resolution), sized for CPU.  Odd h, w
 are replicate-padded to a multiple of 2^(levels−1) and cropped back.
@@ -51,7 +58,14 @@ from torch import nn
 
 from simulator.models.card_config import CardConfig
 
-__all__ = ["CDDMConfig", "CDDM_CONFIGS", "NoiseSchedule", "EpsilonUNet", "CDDM", "SampleResult", "channel_std"]
+__all__ = ["CDDMConfig", "CDDM_CONFIGS", "NoiseSchedule", "EpsilonUNet", "CDDM", "SampleResult", "channel_std",
+           "START_RULES", "OFFICIAL_T_MAX_DB"]
+
+#: start rules of :meth:`CDDM.sample`: ``matched`` (σ² = (1−ᾱ_m)/ᾱ_m exactly) or ``official``
+#: (the official code's dB match with the t_max cap and the 1/√(1+σ²) scaling).
+START_RULES = ("matched", "official")
+#: the official sampler's ``t_max``: SNRs below it are matched as this SNR (dB; CIFAR-10 setting).
+OFFICIAL_T_MAX_DB = 10.0
 
 
 def channel_std(snr_db: torch.Tensor | float) -> torch.Tensor:
@@ -144,6 +158,17 @@ class NoiseSchedule:
         log_r = self.noise_ratio[1:].log()
         m = (log_r[None, :] - sigma.clamp_min(1e-300).log()[:, None]).abs().argmin(dim=1) + 1
         return torch.where(sigma > 0, m, torch.zeros_like(m))
+
+    def match_step_db(self, snr_db: torch.Tensor | float) -> torch.Tensor:
+        """The official code's match: m = argmin_{t ∈ 1…T} |10·log10(ᾱ_t/(1−ᾱ_t)) − SNR|, ``[B]`` long.
+
+        :param snr_db: the SNR to match in dB, scalar or ``[B]`` (finite).
+        """
+        snr = torch.as_tensor(snr_db, dtype=torch.float64).reshape(-1)
+        if not torch.isfinite(snr).all():
+            raise ValueError(f"SNR must be finite, got {snr.tolist()}")
+        step_snr = -20.0 * self.noise_ratio[1:].log10()
+        return (step_snr[None, :] - snr[:, None]).abs().argmin(dim=1) + 1
 
 
 # --- the ε-network ---------------------------------------------------------------------------
@@ -296,30 +321,45 @@ class CDDM(nn.Module):
         pred = self.net(xt, t, noise_scale)
         return (pred - noise).pow(2).mean()
 
-    def start_step(self, snr_db: torch.Tensor | float, snr_floor_db: float | None = None) -> torch.Tensor:
-        """m per item for Es/N0 ``snr_db`` (dB, scalar or ``[B]``); see the module docstring.
+    def start_step(self, snr_db: torch.Tensor | float, snr_floor_db: float | None = None,
+                   start: str = "matched") -> torch.Tensor:
+        """m per item for Es/N0 ``snr_db`` (dB, scalar or ``[B]``), ``[B]`` long; see the module docstring.
 
         :param snr_floor_db: match at max(SNR, floor) instead (caps the steps at low SNR, as the
-            official CDDM code's ``t_max`` does); ``None``: the exact rule.
+            official CDDM code's ``t_max`` does); ``None``: no floor for ``matched``,
+            :data:`OFFICIAL_T_MAX_DB` for ``official``.
+        :param start: ``matched`` (σ² = (1−ᾱ_m)/ᾱ_m) or ``official`` (dB match of ᾱ/(1−ᾱ) to the SNR).
         """
+        if start not in START_RULES:
+            raise ValueError(f"bad CDDM start rule {start!r}; accepted: {', '.join(START_RULES)}")
         snr = torch.as_tensor(snr_db, dtype=torch.float64).reshape(-1)
+        if start == "official" and snr_floor_db is None:
+            snr_floor_db = OFFICIAL_T_MAX_DB
         if snr_floor_db is not None:
             snr = snr.clamp_min(float(snr_floor_db))
+        if start == "official":
+            return self.schedule.match_step_db(snr)
         return self.schedule.match_step(channel_std(snr))
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor, snr_db: torch.Tensor | float, *, eta: float = 0.0,
                generator: torch.Generator | None = None, snr_floor_db: float | None = None,
-               noise_scale: torch.Tensor | None = None) -> SampleResult:
+               start: str = "matched", noise_scale: torch.Tensor | None = None) -> SampleResult:
         """Denoise received latents ``z [B, C, h, w]`` at Es/N0 ``snr_db`` (scalar or ``[B]``).
 
         :param eta: 0 = CDDM's deterministic update; > 0 adds ``s_t·ξ`` with ξ drawn from
             ``generator`` (CPU), one full-batch draw per step, so results depend only on it.
+        :param start: the start rule (:meth:`start_step`); ``matched`` scales z by √ᾱ_m,
+            ``official`` by 1/√(1 + σ²) with the channel's σ² = N0/2.
         """
         b = z.shape[0]
-        m = self.start_step(snr_db, snr_floor_db).expand(b).clone()
+        m = self.start_step(snr_db, snr_floor_db, start).expand(b).clone()
         ab = self.schedule.alpha_bar
-        x = z * ab[m].sqrt().to(z).view(b, 1, 1, 1)
+        if start == "official":
+            scale = (1.0 + channel_std(snr_db).reshape(-1) ** 2).rsqrt().expand(b)
+        else:
+            scale = ab[m].sqrt()
+        x = z * scale.to(z).view(b, 1, 1, 1)
         for t in range(int(m.max()), 0, -1):
             idx = (m >= t).nonzero(as_tuple=True)[0].to(z.device)
             xa = x[idx]

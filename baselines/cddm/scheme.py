@@ -6,6 +6,8 @@ Variants by scheme options::
     cddm:decoder=jscc         the phase-1 JSCC-T decoder instead of the finetuned one
     cddm:eta=1                stochastic (DDPM-posterior) updates instead of CDDM's deterministic ones
     cddm:snr_floor=10         start from the step matched to max(SNR, 10 dB) (the official code's cap)
+    cddm:start=official       the official sampler's start rule: dB match of ᾱ/(1−ᾱ) to max(SNR, 10 dB),
+                              z scaled by 1/√(1+σ²) (``snr_floor`` sets its cap; 3 dB noisier than the channel)
 
 Weights (in :func:`simulator.checkpoints.checkpoint_dir`: ``$SEMCOM_CHECKPOINTS`` or
 ``checkpoints/``): ``jscc-t-{config}``, ``cddm-{config}`` and (phase 3)
@@ -23,6 +25,7 @@ from typing import Any
 
 import torch
 
+from baselines.cddm.model import OFFICIAL_T_MAX_DB, START_RULES
 from baselines.cddm.training import load_cddm
 from simulator.checkpoints import checkpoint_dir, load_checkpoint
 from simulator.registry import register_scheme
@@ -49,8 +52,11 @@ class CDDMScheme(LatentScheme):
     options_help = LatentScheme.options_help | {
         "decoder": ("auto", "decoder weights: auto (finetuned if shipped, else jscc), finetuned or jscc"),
         "eta": ("0", "sampler η: 0 = CDDM's deterministic update, 1 = DDPM posterior noise"),
-        "snr_floor": ("none", "match the start step at max(SNR, this dB) to cap the steps (none = exact)"),
+        "snr_floor": ("none", "match the start step at max(SNR, this dB) to cap the steps "
+                      f"(none = no cap for start=matched, {OFFICIAL_T_MAX_DB:g} dB for start=official)"),
+        "start": ("matched", "start rule: matched (σ² = (1−ᾱ)/ᾱ exactly) or official (the official sampler's)"),
     }
+    late_options = frozenset({"start"})
 
     def __init__(self, options: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
@@ -61,21 +67,24 @@ class CDDMScheme(LatentScheme):
         if self.eta < 0:
             raise ValueError(f"cddm: eta must be ≥ 0, got {self.eta}")
         self.snr_floor_db = _float_option("snr_floor", o["snr_floor"], allow_none=True)
+        if o["start"] not in START_RULES:
+            raise ValueError(f"cddm: bad start={o['start']!r}; accepted: {', '.join(START_RULES)}")
+        self.start = o["start"]
         ckpt_dir = checkpoint_dir()
         cddm_path = ckpt_dir / f"cddm-{self.config_name}.safetensors"
         if not cddm_path.is_file():
             raise ValueError(f"cddm: weights {cddm_path} not found; train them with `semcom-train cddm --config {self.config_name}`")
         self.cddm, self.cddm_card = load_cddm(cddm_path)
-        self._weights.append(cddm_path)
+        self.weight_hashes.append(self.cddm_card["sha256"])
         dec_path = ckpt_dir / f"cddm-decoder-{self.config_name}.safetensors"
         use_finetuned = o["decoder"] == "finetuned" or (o["decoder"] == "auto" and dec_path.is_file())
         if use_finetuned:
             if not dec_path.is_file():
                 raise ValueError(f"cddm: finetuned decoder {dec_path} not found; train it with "
                                  f"`semcom-train cddm-finetune --config {self.config_name}` or use decoder=jscc")
-            tensors, _ = load_checkpoint(dec_path, kind="jscc-decoder")
+            tensors, card = load_checkpoint(dec_path, kind="jscc-decoder")
             self.decoder.load_state_dict(tensors)
-            self._weights.append(dec_path)
+            self.weight_hashes.append(card["sha256"])
         self.decoder_weights = "finetuned" if use_finetuned else "jscc"
 
     def config(self) -> dict[str, Any]:
@@ -88,5 +97,6 @@ class CDDMScheme(LatentScheme):
 
     def denoise(self, z: torch.Tensor, snr_db: float, generator: torch.Generator | None
                 ) -> tuple[torch.Tensor, dict[str, Any]]:
-        res = self.cddm.sample(z, float(snr_db), eta=self.eta, generator=generator, snr_floor_db=self.snr_floor_db)
+        res = self.cddm.sample(z, float(snr_db), eta=self.eta, generator=generator, snr_floor_db=self.snr_floor_db,
+                               start=self.start)
         return res.latent, {"steps": int(res.steps[0])}

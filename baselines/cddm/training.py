@@ -118,13 +118,14 @@ class CDDMFinetuneTask(DecoderFinetuneTask):
 
     :param eta: sampler η (0 = CDDM's deterministic rule).
     :param snr_floor_db: the sampler's optional start-step floor (``None``: exact matching).
+    :param start: the sampler's start rule, ``matched`` or ``official`` (see :meth:`CDDM.sample`).
     """
 
     def __init__(self, jscc_path: Path, cddm_path: Path, config_name: str, eta: float = 0.0,
-                 snr_floor_db: float | None = None) -> None:
+                 snr_floor_db: float | None = None, start: str = "matched") -> None:
         cddm, self.cddm_card = load_cddm(cddm_path)
         super().__init__(jscc_path, cddm, config_name)
-        self.eta, self.snr_floor_db = eta, snr_floor_db
+        self.eta, self.snr_floor_db, self.start = eta, snr_floor_db, start
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "CDDMFinetuneTask":
@@ -134,7 +135,8 @@ class CDDMFinetuneTask(DecoderFinetuneTask):
     def denoise_latent(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         generator = torch.Generator().manual_seed(int(torch.randint(1 << 62, ()).item())) if self.eta > 0 else None
         return self.modules["denoiser"].sample(z, snr_db.cpu(), eta=self.eta, generator=generator,
-                                               snr_floor_db=self.snr_floor_db).latent
+                                               snr_floor_db=self.snr_floor_db, start=self.start).latent
 
     def card_extras(self) -> dict[str, Any]:
-        return {"cddm_sha256": self.cddm_card["sha256"], "sampler": {"eta": self.eta, "snr_floor_db": self.snr_floor_db}}
+        return {"cddm_sha256": self.cddm_card["sha256"],
+                "sampler": {"eta": self.eta, "snr_floor_db": self.snr_floor_db, "start": self.start}}

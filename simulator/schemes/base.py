@@ -69,6 +69,14 @@ class Scheme(abc.ABC):
     description: ClassVar[str] = ""
     #: option name → (default, help); unknown options are rejected by :meth:`__init__`.
     options_help: ClassVar[dict[str, tuple[str, str]]] = {}
+    #: The scheme's code version: bump it in the same change that alters what the scheme
+    #: outputs for the same config and weights.  Recorded in every result row; stored rows of
+    #: another version are never reused (see ``docs/results-format.md``).  Rows written
+    #: before the field existed count as version 1.
+    implementation_version: ClassVar[int] = 1
+    #: Options added after result rows were stored: left out of :meth:`config` while at their
+    #: default, so those rows keep their config hash (the default must be the old behaviour).
+    late_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: dict[str, str] | None = None, *, bandwidth_ratio: float = 1 / 16) -> None:
         options = dict(options or {})
@@ -82,7 +90,9 @@ class Scheme(abc.ABC):
     # --- description -------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         """Everything that defines this scheme's behaviour (recorded in every result row)."""
-        return {"name": self.name, "bandwidth_ratio": self.bandwidth_ratio, "options": dict(self.options)}
+        options = {k: v for k, v in self.options.items()
+                   if not (k in self.late_options and v == self.options_help[k][0])}
+        return {"name": self.name, "bandwidth_ratio": self.bandwidth_ratio, "options": options}
 
     def checkpoint_hash(self) -> str | None:
         """SHA-256 of the weights used, or ``None`` for schemes without weights."""

@@ -7,9 +7,12 @@ latent's layout, then :meth:`LatentScheme.denoise` (identity for JSCC-T) conditi
 effective SNR (:func:`simulator.csi.effective_snr_db`; the SNR over AWGN), then the decoder.
 A subclass may swap the decoder weights (the phase-3 finetuned decoders of ``ours`` and ``cddm``).
 
-Image sizes that are not multiples of 16 are replicate-padded at the bottom/right before
-encoding and the reconstruction is cropped back; the channel uses are then those of the
-padded size, ``n = ρ·3·H₁₆·W₁₆`` (H₁₆, W₁₆ rounded up to multiples of 16).
+Every scheme sends ``n = round(ρ·3·H·W)`` complex symbols per image.  Image sizes that are
+not multiples of 16 are replicate-padded at the bottom/right before encoding and the
+reconstruction is cropped back; the padded latent holds more than 2n reals, so only the 2n
+of the latent positions most covered by real pixels are sent and the receiver fills the
+others with zeros (:func:`simulator.link.sent_mask`; its cost is measured in
+``docs/channel.md``).
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ import torch
 
 from simulator.channel import complex_to_real, real_to_complex
 from simulator.channels import ChannelOutput
-from simulator.checkpoints import CheckpointError, checkpoint_dir, file_sha256, load_checkpoint
+from simulator.checkpoints import CheckpointError, checkpoint_dir, load_checkpoint
 from simulator.csi import effective_snr_db, mmse_equalize
 from simulator.data import pad_to_multiple
-from simulator.link import normalize_latent
+from simulator.link import normalize_latent, sent_mask
 from simulator.models.jscc import JSCC_CONFIGS, STRIDE, JSCCCodec, JSCCConfig
 from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
 
@@ -61,13 +64,15 @@ def load_jscc(path: Path) -> tuple[JSCCCodec, dict[str, Any]]:
 class EncodedLatent:
     """Transmitter output for one image.
 
-    :ivar latent: ``[C, h, w]`` power-normalised latent (2n = C·h·w reals).
+    :ivar latent: ``[C, h, w]`` float32 latent, Es = 1 over its 2n sent reals (0 elsewhere).
     :ivar height, width: the original image size (for cropping the reconstruction).
+    :ivar mask: ``[C, h, w]`` bool of the sent reals, ``None`` if all C·h·w = 2n are sent.
     """
 
     latent: torch.Tensor
     height: int
     width: int
+    mask: torch.Tensor | None = None
 
 
 class LatentScheme(Scheme):
@@ -85,7 +90,8 @@ class LatentScheme(Scheme):
         if abs(self.codec.cfg.bandwidth_ratio - self.bandwidth_ratio) > 1e-12:
             raise ValueError(f"weights are for ρ = {self.codec.cfg.bandwidth_ratio}, the sweep asks ρ = {self.bandwidth_ratio}")
         self.decoder = self.codec.decoder
-        self._weights: list[Path] = [jscc_path]
+        #: verified SHA-256 (from the cards, see :func:`load_checkpoint`) of every weights file used.
+        self.weight_hashes: list[str] = [self.jscc_card["sha256"]]
 
     # --- hooks --------------------------------------------------------------------
     #: whether :meth:`denoise` draws random numbers (then it gets a generator, see :meth:`transmit`).
@@ -108,28 +114,33 @@ class LatentScheme(Scheme):
         return super().config() | {"jscc_config": self.codec.cfg.to_dict()}
 
     def checkpoint_hash(self) -> str:
-        return ",".join(file_sha256(p)[:16] for p in self._weights)
-
-    def channel_uses(self, height: int, width: int) -> int:
-        h, w = -(-height // STRIDE) * STRIDE, -(-width // STRIDE) * STRIDE
-        return super().channel_uses(h, w)
+        return ",".join(sha[:16] for sha in self.weight_hashes)
 
     @torch.no_grad()
     def encode(self, image: torch.Tensor) -> EncodedLatent:
-        padded = pad_to_multiple(image, STRIDE).unsqueeze(0)
-        latent = normalize_latent(self.codec.encoder(padded))[0]
-        return EncodedLatent(latent, image.shape[-2], image.shape[-1])
+        height, width = image.shape[-2:]
+        latent = self.codec.encoder(pad_to_multiple(image, STRIDE).unsqueeze(0))
+        mask = sent_mask(tuple(latent.shape[1:]), height, width, self.channel_uses(height, width), STRIDE)
+        return EncodedLatent(normalize_latent(latent, mask)[0], height, width, mask)
 
     def symbols(self, encoded: EncodedLatent) -> torch.Tensor:
-        """The latent's 2n reals as ``[n]`` complex64 symbols (first n reals = real parts)."""
-        return real_to_complex(encoded.latent.flatten())
+        """The latent's 2n sent reals (all, or those of ``encoded.mask``) as ``[n]`` complex64
+        symbols (first n reals = real parts)."""
+        flat = encoded.latent.flatten()
+        return real_to_complex(flat if encoded.mask is None else flat[encoded.mask.flatten()])
 
     @torch.no_grad()
     def receive(self, tx: Transmission, rx: ChannelOutput) -> Reception:
         enc: EncodedLatent = tx.encoded
         generator = receiver_generator(rx) if self.uses_randomness else None
         with Stopwatch() as sw:
-            z = complex_to_real(mmse_equalize(rx)).view(1, *enc.latent.shape).to(enc.latent)
+            received = complex_to_real(mmse_equalize(rx)).to(enc.latent)
+            if enc.mask is None:
+                z = received.view(1, *enc.latent.shape)
+            else:  # the reals that were not sent are 0 (their prior mean)
+                z = torch.zeros(enc.latent.numel(), dtype=received.dtype, device=received.device)
+                z[enc.mask.flatten()] = received
+                z = z.view(1, *enc.latent.shape)
             snr_eff = effective_snr_db(rx)
             y_hat, extras = self.denoise(z, snr_eff, generator)
             image = self.decoder(y_hat)[0, :, : enc.height, : enc.width]

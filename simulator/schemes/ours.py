@@ -51,13 +51,13 @@ class OursScheme(LatentScheme):
         self.steps = None if o["steps"] == "adaptive" else int(o["steps"])
         den_path = checkpoint_dir() / f"denoiser-{self.config_name}-alpha{o['alpha']}.safetensors"
         self.denoiser, self.denoiser_card = load_denoiser(den_path)
-        self._weights.append(den_path)
+        self.weight_hashes.append(self.denoiser_card["sha256"])
         use_finetuned = o["decoder"] == "finetuned" or (o["decoder"] == "auto" and o["alpha"] == "1")
         if use_finetuned:
             dec_path = checkpoint_dir() / f"ours-decoder-{self.config_name}.safetensors"
-            tensors, _ = load_checkpoint(dec_path, kind="jscc-decoder")
+            tensors, card = load_checkpoint(dec_path, kind="jscc-decoder")
             self.decoder.load_state_dict(tensors)
-            self._weights.append(dec_path)
+            self.weight_hashes.append(card["sha256"])
         self.t_max = int(self.denoiser_card.get("t_max", 3))
 
     def config(self) -> dict[str, Any]:
