@@ -1,17 +1,21 @@
-"""Classical separate link: BPG source coding + 5G NR LDPC + 4-QAM over the shared AWGN.
+"""Classical separate link: BPG source coding + 5G NR LDPC + 4-QAM over the shared channel.
 
 Schemes
 -------
 ``bpg-ldpc-1/2``, ``bpg-ldpc-3/4``
     BPG payload (see :mod:`bpg_tools`, 4:2:0 like ``bpgenc``) → 5G transport block with
     CRCs (:mod:`baselines.ldpc_tb`) → 5G LDPC (Sionna ``LDPC5GEncoder``) → Gray 4-QAM
-    (Sionna ``Mapper("qam", 2)``, Es = 1) → ``y = x + sqrt(N0)·w`` with the sweep's noise
-    ``w`` (:func:`simulator.channel.awgn`) → ``Demapper("app", "qam", 2)`` with ``no = N0``
-    → BP decoder (:mod:`baselines.ldpc_link`: numba flooding by default, 50 iterations with
-    syndrome early stop) → BPG decoder.
+    (Sionna ``Mapper("qam", 2)``, Es = 1) → the sweep's channel (``y = h·x + sqrt(N0)·w``,
+    h = 1 over AWGN) → ``Demapper("app", "qam", 2)`` on the zero-forced ``y/h`` with the
+    per-symbol noise variance ``no = N0/|h|²`` (exact LLRs; ``y`` and ``no = N0`` over AWGN,
+    :func:`simulator.csi.demapper_input`) → BP decoder (:mod:`baselines.ldpc_link`: numba
+    flooding by default, 50 iterations with syndrome early stop) → BPG decoder.  No
+    interleaver: code block j is sent on consecutive channel uses.
 ``bpg-capacity``
-    BPG at the Shannon budget ``floor(n·log2(1 + SNR))`` bits, delivered error-free: the
-    upper bound of any separate source/channel scheme on this channel.
+    BPG at the budget ``floor(Σ_i log2(1 + |h_i|²·SNR))`` bits of the image's own channel
+    realisation (``floor(n·log2(1 + SNR))`` over AWGN), delivered error-free: the upper bound of
+    any separate source/channel scheme on this channel (for one fading block per image the
+    outage-aware bound, BPG at log2(1 + |h|²·SNR) bits per use for that image's h).
 
 768×512 (n = 73 728): R = 1/2 → C = 9 blocks, k = 8192, n_cb = 16 384, payload budget
 73 728 − 9·24 − 24 = 73 488 bits; R = 3/4 → C = 14, k = 7899, n_cb = 10 532, budget
@@ -41,7 +45,8 @@ import torch
 from baselines.ldpc_link import CN_UPDATES, DECODERS, LdpcLink, shared_link
 from baselines.ldpc_tb import Segmentation, payload_from_blocks, segment, tb_bits
 from bpg_tools import BPGCodec, BPGDecodeError, BPGError, EncodedImage, get_codec, to_uint8_rgb
-from simulator.channel import awgn, snr_db_to_noise_power
+from simulator.channels import ChannelOutput
+from simulator.csi import capacity_bits, demapper_input
 from simulator.registry import register_scheme
 from simulator.schemes.base import Reception, Scheme, Transmission
 
@@ -197,12 +202,16 @@ class _BpgLdpc(_BpgCodecScheme):
         symbols = link.modulate(torch.cat([coded, pad])).to(torch.complex64)
         return LdpcTransmission(enc, seg, info, symbols)
 
-    def transmit(self, tx: Transmission, snr_db: float) -> Reception:
-        return self.transmit_batch([tx], snr_db)[0]
+    def symbols(self, encoded: LdpcTransmission) -> torch.Tensor:
+        """The n 4-QAM symbols of the code blocks (+ known pad symbols), ``[0]`` if nothing fits."""
+        return encoded.symbols
 
-    def transmit_batch(self, items: list[Transmission], snr_db: float) -> list[Reception]:
+    def receive(self, tx: Transmission, rx: ChannelOutput) -> Reception:
+        return self.receive_batch([(tx, rx)])[0]
+
+    def receive_batch(self, pairs: list[tuple[Transmission, ChannelOutput]]) -> list[Reception]:
         """All code blocks of all images with the same segmentation go through one decoder call."""
-        no = snr_db_to_noise_power(snr_db)
+        items = [tx for tx, _ in pairs]
         out: list[Reception | None] = [None] * len(items)
         groups: dict[Segmentation, list[int]] = {}
         for i, item in enumerate(items):
@@ -216,9 +225,10 @@ class _BpgLdpc(_BpgCodecScheme):
             link = self.link(seg)
             t0 = time.perf_counter()
             llrs = []
+            used = seg.coded_bits // seg.bits_per_symbol
             for i in idx:
-                y = awgn(items[i].encoded.symbols, snr_db, items[i].noise)
-                llr = link.demodulate(y[: seg.coded_bits // seg.bits_per_symbol], no)
+                y, no = demapper_input(pairs[i][1])
+                llr = link.demodulate(y[:used], no if isinstance(no, float) else no[:used])
                 llrs.append(llr.reshape(seg.num_blocks, seg.n_cb))
             demap_s = time.perf_counter() - t0
             result = link.decode(torch.cat(llrs), torch.cat([items[i].encoded.info for i in idx]))
@@ -293,11 +303,14 @@ class CapacityTransmission:
 
 @register_scheme("bpg-capacity")
 class BpgCapacity(_BpgCodecScheme):
-    """BPG at the AWGN capacity budget ``floor(n·log2(1 + SNR))``, delivered error-free.
+    """BPG at the capacity budget of the image's channel realisation, delivered error-free.
 
     Bound for separate source/channel coding: no channel code can carry more bits
-    reliably.  The rate search runs in :meth:`transmit` (the budget depends on the SNR)
-    and is cached per (image, QP).  The noise is not used.
+    reliably.  The budget is ``floor(n·log2(1 + SNR))`` over AWGN and
+    ``floor(Σ_i log2(1 + |h_i|²·SNR))`` under fading (:func:`simulator.csi.capacity_bits`:
+    the transmitter is granted the receiver's CSI).  Nothing is sent; the receiver uses only
+    the CSI.  The rate search runs in :meth:`receive` (the budget depends on the channel) and
+    is cached per (image, QP).
     """
 
     description = "BPG at the Shannon budget n·log2(1+SNR), error-free (separate-coding bound)"
@@ -322,10 +335,17 @@ class BpgCapacity(_BpgCodecScheme):
         q = torch.from_numpy(to_uint8_rgb(image)).permute(2, 0, 1).contiguous()
         return CapacityTransmission(q, self.channel_uses(h, w))
 
-    def transmit(self, tx: Transmission, snr_db: float) -> Reception:
+    def symbols(self, encoded: CapacityTransmission) -> torch.Tensor:
+        """Nothing is sent (a bound): ``[0]``."""
+        return torch.zeros(0, dtype=torch.complex64)
+
+    def receive(self, tx: Transmission, rx: ChannelOutput) -> Reception:
         cap: CapacityTransmission = tx.encoded
         h, w = cap.image.shape[-2:]
-        budget = self.budget_bits(cap.n_symbols, snr_db)
+        if rx.fading:
+            budget = int(math.floor(capacity_bits(rx)))
+        else:
+            budget = self.budget_bits(cap.n_symbols, rx.snr_db)
         enc = self.codec.encode_to_budget(cap.image, budget)
         t0 = time.perf_counter()
         error = None

@@ -108,10 +108,14 @@ class LdpcLink:
         with torch.no_grad():
             return self.mapper(coded.float())
 
-    def demodulate(self, y: torch.Tensor, no: float) -> torch.Tensor:
-        """``[..., s]`` received symbols → ``[..., m·s]`` logits log(P(1)/P(0)) (Sionna's convention)."""
+    def demodulate(self, y: torch.Tensor, no: float | torch.Tensor) -> torch.Tensor:
+        """``[..., s]`` received symbols → ``[..., m·s]`` logits log(P(1)/P(0)) (Sionna's convention).
+
+        :param no: noise variance per complex symbol: a number, or ``[..., s]`` per symbol
+            (fading after zero-forcing).
+        """
         with torch.no_grad():
-            return self.demapper(y, torch.tensor(no, dtype=torch.float32))
+            return self.demapper(y, torch.as_tensor(no, dtype=torch.float32))
 
     def decode(self, llr: torch.Tensor, sent: torch.Tensor) -> BlockDecodeResult:
         """BP-decode a batch of blocks.

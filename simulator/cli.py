@@ -5,6 +5,7 @@ Examples::
     simulate --list-schemes
     simulate --scheme bpg-ldpc,bpg-capacity --snr -3:12 --plot
     simulate --scheme ours:steps=2,jscc-t --snr 0,5,10 --limit 4 --json
+    simulate --scheme ours,jscc-t,bpg-ldpc --channel rayleigh-block --realizations 4
     simulate --scheme ours,jscc-t,cddm --reference cddm      # paired differences to cddm
 
 Results go to ``<results-dir>/<dataset>/<scheme-slug>.jsonl`` (resumable, see
@@ -20,11 +21,12 @@ import math
 import sys
 from pathlib import Path
 
+from simulator.channels import CHANNELS, make_channel
 from simulator.checkpoints import CheckpointError
 from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print_error, tqdm_progress
 from simulator.data import DataError, download_kodak, find_dataset, list_images
 from simulator.registry import ALIASES, available_schemes, create_scheme, parse_scheme_list
-from simulator.results import ResultsError, SummaryRow, result_path, summarize
+from simulator.results import ResultsError, SummaryRow, summarize
 from simulator.sweep import SNR_FORMS, SweepConfig, parse_snr_spec, run_sweep
 
 __all__ = ["main", "build_parser", "format_table"]
@@ -42,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=positive_int, help="only the first N images, sorted by name")
     p.add_argument("--realizations", type=positive_int, default=1, help="noise realisations per image and SNR")
     p.add_argument("--seed", type=int, default=0, help="channel-noise seed (common random numbers)")
+    p.add_argument("--channel", default="awgn", help=f"channel model: {', '.join(CHANNELS)} (default awgn)")
+    p.add_argument("--coherence", type=positive_int, metavar="L",
+                   help="rayleigh-block: channel uses per fading block (default: one block per image)")
     p.add_argument("--results-dir", default="results", help="root of the result files (default results/)")
     p.add_argument("--force", action="store_true", help="recompute points already in the result files")
     p.add_argument("--batch-size", type=positive_int, default=24, help="transmissions per transmit_batch call")
@@ -143,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             results_dir=Path(args.results_dir),
             force=args.force,
             batch_size=args.batch_size,
+            channel=make_channel(args.channel, args.coherence),
         )
         reference = args.reference.strip() if args.reference else (specs[0] if len(specs) > 1 else None)
         if reference is not None and reference not in specs:
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for spec, scheme in schemes:
             rows += run_sweep(scheme, spec, images, config, progress=None if args.no_progress else tqdm_progress("img"))
-            print(f"{spec}: {result_path(config.results_dir, config.dataset, spec)}", file=sys.stderr)
+            print(f"{spec}: {config.result_file(spec)}", file=sys.stderr)
     except DataError as exc:
         _err(exc)
         return 2
@@ -175,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot is not None:
         from simulator.plot import plot_results
 
-        out = Path(args.plot) if args.plot else config.results_dir / config.dataset / "psnr_msssim.png"
-        files = [result_path(config.results_dir, config.dataset, spec) for spec, _ in schemes]
+        out = Path(args.plot) if args.plot else config.result_file("psnr_msssim").with_suffix(".png")
+        files = [config.result_file(spec) for spec, _ in schemes]
         for path in plot_results(files, out):
             print(f"plot: {path}", file=sys.stderr)
     return 0

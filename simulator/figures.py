@@ -4,6 +4,7 @@ Usage::
 
     semcom-figures fig4|fig5|fig6|fig7|table1|all [--quick] [--out results/paper] [--config cpu]
                    [--dataset kodak | PATH] [--data-dir DIR] [--snr SPEC] [--limit N] ...
+    semcom-figures fading --realizations 4     # Fig. 4 under Rayleigh fading (not part of ``all``)
 
 The figures read the same resumable result store as ``simulate``
 (``<results-dir>/<dataset>/<scheme-slug>.jsonl``, default ``results/``): every figure first
@@ -35,6 +36,7 @@ from simulator.data import DataError, ImageItem, find_dataset, list_images
 from simulator.figure_output import (FigureError, FigureReport, axes_style, errorbar, figure_paths, saved_figure,
                                      write_csv, write_json)
 from simulator.figures_extra import FIG7_DEFAULT_IMAGE, fig7_figure, find_fig7_image, table1_figure
+from simulator.figures_fading import fading_figure
 from simulator.registry import ALIASES, available_schemes, create_scheme
 from simulator.results import ResultsError, SummaryRow, paired_difference, result_path, summarize
 from simulator.schemes.base import Scheme
@@ -42,6 +44,7 @@ from simulator.sweep import SNR_FORMS, ProgressFactory, SweepConfig, parse_snr_s
 
 __all__ = [
     "FIGURES",
+    "EXTRA_FIGURES",
     "FigureError",
     "FigureSettings",
     "FigureReport",
@@ -54,6 +57,8 @@ __all__ = [
 
 PROG = "semcom-figures"
 FIGURES = ("fig4", "fig5", "fig6", "fig7", "table1")
+#: figures beyond the paper's, made on request only (not by ``all``).
+EXTRA_FIGURES = ("fading",)
 FULL_SNRS = [float(s) for s in range(-3, 13)]
 QUICK_SNRS = [-3.0, 2.0, 7.0, 12.0]
 
@@ -442,6 +447,7 @@ def _fig6(ctx: FigureContext) -> FigureReport:
 
 _MAKERS: dict[str, Callable[[FigureContext], FigureReport]] = {
     "fig4": _fig4, "fig5": _fig5, "fig6": _fig6, "fig7": fig7_figure, "table1": table1_figure,
+    "fading": fading_figure,
 }
 
 
@@ -453,7 +459,7 @@ def make_figure(name: str, ctx: FigureContext) -> FigureReport:
     :raises simulator.results.ResultsError: a result file is corrupt.
     """
     if name not in _MAKERS:
-        raise ValueError(f"unknown figure {name!r}; accepted: {', '.join(FIGURES)}, all")
+        raise ValueError(f"unknown figure {name!r}; accepted: {', '.join((*FIGURES, *EXTRA_FIGURES))}, all")
     return _MAKERS[name](ctx)
 
 
@@ -472,7 +478,8 @@ def _crop(text: str) -> tuple[int, int, int]:
 def build_parser() -> argparse.ArgumentParser:
     """The ``semcom-figures`` argument parser."""
     p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("figure", choices=[*FIGURES, "all"], help="what to make")
+    p.add_argument("figure", choices=[*FIGURES, *EXTRA_FIGURES, "all"],
+                   help="what to make (all = the paper's figures; fading: Fig. 4 under Rayleigh fading)")
     p.add_argument("--quick", action="store_true", help="first 2 images, SNR -3,2,7,12, 1 latency repeat, "
                    "figures in OUT/quick, rows in OUT/quick/results")
     p.add_argument("--out", default="results/paper", help="output folder (default results/paper)")
@@ -483,7 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snr", help=f"SNR points of Figs. 4-6: {SNR_FORMS} (default -3:12, quick -3,2,7,12)")
     p.add_argument("--limit", type=positive_int, help="only the first N images (quick: 2)")
     p.add_argument("--seed", type=int, default=0, help="channel-noise seed (common random numbers)")
-    p.add_argument("--realizations", type=positive_int, default=1, help="noise realisations per image and SNR")
+    p.add_argument("--realizations", type=positive_int, default=1,
+                   help="channel realisations per image and SNR (fading: use 4 or more)")
     p.add_argument("--batch-size", type=positive_int, default=24, help="transmissions per transmit_batch call")
     p.add_argument("--fig7-image", help=f"Fig. 7 image id or file stem (default {FIG7_DEFAULT_IMAGE}, else the first)")
     p.add_argument("--fig7-snr", type=float, default=0.0, help="Fig. 7 SNR in dB (default 0)")

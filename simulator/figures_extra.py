@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from simulator.channel import noise_generator, unit_noise
+from simulator.channels import AWGNChannel
 from simulator.data import ImageItem, list_images, load_image
 from simulator.figure_output import FigureError, FigureReport, figure_paths, saved_figure, write_csv, write_json
 from simulator.latency import device_info, measure_receiver_latency, move_scheme
@@ -111,9 +111,9 @@ def fig7_figure(ctx: FigureContext) -> FigureReport:
     for key, label, base in FIG7_SPECS:
         spec = ctx.spec(base)
         scheme = ctx.require(spec, "fig7")
-        noise = unit_noise(scheme.channel_uses(h, w), noise_generator(s.seed, item.image_id, snr, 0))
+        channel = AWGNChannel().realise(scheme.channel_uses(h, w), s.seed, item.image_id, snr, 0)
         with torch.no_grad():
-            rec = scheme.transmit(Transmission(scheme.encode(image), image, noise), snr)
+            rec = scheme.transmit(Transmission(scheme.encode(image), image, channel))
         recs[key] = {"label": label, "spec": spec, "image": rec.image.detach().cpu(), "extras": dict(rec.extras)}
     auto = s.fig7_crop is None
     box = busiest_window(image, max(16, min(h, w) // 4)) if auto else s.fig7_crop

@@ -5,7 +5,7 @@ learned schemes, latent denoising (if any) plus the decoder, i.e. what
 :attr:`simulator.schemes.base.Reception.receiver_s` times.  Method:
 
 * every scheme encodes the same images once; every (image, SNR) uses the sweep's common
-  noise ``unit_noise(n, noise_generator(seed, image_id, snr, 0))``, so adaptive schemes
+  AWGN realisation ``AWGNChannel().realise(n, seed, image_id, snr, 0)``, so adaptive schemes
   (``ours``' step count, CDDM's start step) see exactly the inputs of the result files;
 * ``warmup`` untimed transmissions per (scheme, SNR) first (allocator, kernel selection);
 * then ``repeats`` rounds; in each round the schemes take turns (their order rotated from
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from simulator.channel import noise_generator, unit_noise
+from simulator.channels import AWGNChannel
 from simulator.schemes.base import Scheme, Transmission
 
 __all__ = ["LatencyPoint", "device_info", "move_scheme", "measure_receiver_latency", "time_call"]
@@ -161,8 +161,7 @@ def measure_receiver_latency(
                 txs = []
                 for image_id, image, enc in encoded:
                     n = scheme.channel_uses(*image.shape[-2:])
-                    noise = unit_noise(n, noise_generator(seed, image_id, snr, 0)).to(device)
-                    txs.append(Transmission(enc, image, noise))
+                    txs.append(Transmission(enc, image, AWGNChannel().realise(n, seed, image_id, snr, 0)))
                 per_snr.append((float(snr), txs))
             jobs[label] = per_snr
 
@@ -172,11 +171,11 @@ def measure_receiver_latency(
 
         def send(scheme: Scheme, tx: Transmission, snr: float) -> tuple[float, dict[str, Any]]:
             if device == "cpu":
-                rec = scheme.transmit(tx, snr)
+                rec = scheme.transmit(tx)
                 return rec.receiver_s * 1e3, rec.extras
             _sync(device)
             t0 = time.perf_counter()
-            rec = scheme.transmit(tx, snr)
+            rec = scheme.transmit(tx)
             _sync(device)
             return (time.perf_counter() - t0) * 1e3, rec.extras
 

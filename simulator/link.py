@@ -9,10 +9,10 @@ Exact channel uses: an image whose sides are not multiples of the codec's stride
 before encoding, so its latent holds more than the 2n = 2·round(ρ·3·H·W) reals the link may
 send.  :func:`sent_mask` then picks the 2n reals that are sent — the latent positions most
 covered by real pixels first — and the rest are never transmitted: the transmitter
-normalises Es = 1 over the sent reals only, and the receiver puts zeros (the latent's prior
-mean under the power constraint) in the dropped places (:func:`normalize_latent` and
-:func:`awgn_latent` with ``mask``).  When the latent holds exactly 2n reals (sides multiples of
-the stride) the mask is ``None`` and nothing changes.
+normalises Es = 1 over the sent reals only (:func:`normalize_latent` with ``mask``), and the
+receiver puts zeros (the latent's prior mean under the power constraint) in the dropped
+places (:meth:`simulator.schemes.latent.LatentScheme.receive`).  When the latent holds
+exactly 2n reals (sides multiples of the stride) the mask is ``None`` and nothing changes.
 """
 
 from __future__ import annotations
@@ -66,31 +66,18 @@ def normalize_latent(latent: torch.Tensor, mask: torch.Tensor | None = None) -> 
     return out.view_as(latent)
 
 
-def awgn_latent(latent: torch.Tensor, snr_db: torch.Tensor | float, noise: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Received latent ``z₁ = y + sqrt(N0)·w`` in the real layout of ``latent``.
+def awgn_latent(latent: torch.Tensor, snr_db: torch.Tensor | float, noise: torch.Tensor) -> torch.Tensor:
+    """Received latent ``z₁ = y + sqrt(N0)·w`` in the real layout of ``latent`` (AWGN, every real sent).
 
-    :param latent: ``[B, C, h, w]`` power-normalised latent (2n = C·h·w reals per item, or the
-        2n reals of ``mask``).
+    :param latent: ``[B, C, h, w]`` power-normalised latent (2n = C·h·w reals per item).
     :param snr_db: Es/N0 in dB, scalar or ``[B]``.
     :param noise: ``[B, n]`` complex unit-variance noise (the sweep's common noise).
-    :param mask: ``[C, h, w]`` bool of the sent reals (:func:`sent_mask`), in flat order the n
-        symbols; the receiver fills the others with 0.  ``None``: all reals are sent.
     """
     b = latent.shape[0]
     snr = torch.as_tensor(snr_db, dtype=torch.float32, device=latent.device).reshape(-1)
     sigma = torch.sqrt(10.0 ** (-snr / 10.0)).expand(b).view(b, 1)
-    flat = latent.flatten(1)
-    keep = None if mask is None else mask.flatten().to(latent.device)
-    sent = flat if keep is None else flat[:, keep]
-    if 2 * noise.shape[-1] != sent.shape[-1]:
-        raise ValueError(f"noise has {noise.shape[-1]} symbols, the link sends {sent.shape[-1] // 2}")
-    received = complex_to_real(real_to_complex(sent) + sigma * noise.to(latent.device))
-    if keep is None:
-        return received.view_as(latent)
-    out = torch.zeros_like(flat)
-    out[:, keep] = received
-    return out.view_as(latent)
+    z = real_to_complex(latent.flatten(1)) + sigma * noise.to(latent.device)
+    return complex_to_real(z).view_as(latent)
 
 
 def random_awgn_latent(latent: torch.Tensor, snr_db: torch.Tensor | float) -> torch.Tensor:

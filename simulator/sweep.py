@@ -3,8 +3,10 @@
 For one scheme, images are taken in groups; each image of a group is loaded and
 encoded once (:meth:`Scheme.encode`), then for every SNR point all pending
 (image, realisation) pairs of the group go through :meth:`Scheme.transmit_batch` in
-chunks of at most ``batch_size`` items, each with the common-random-number noise
-``unit_noise(n, noise_generator(seed, image_id, snr_db, realization))``.  Each finished
+chunks of at most ``batch_size`` items, each with the common-random-number channel
+realisation ``config.channel.realise(n, seed, image_id, snr_db, realization)`` (AWGN noise
+``unit_noise(n, noise_generator(seed, image_id, snr_db, realization))``, and fading gains for
+the fading channels, see :mod:`simulator.channels`).  Each finished
 chunk is appended to the scheme's result file at once, so a sweep killed at any point
 resumes where it stopped (see ``docs/results-format.md``).
 
@@ -20,13 +22,13 @@ import math
 import platform
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import torch
 
-from simulator.channel import noise_generator, unit_noise
+from simulator.channels import AWGNChannel, Channel
 from simulator.data import REPO_ROOT, ImageItem, load_image
 from simulator.metrics import ms_ssim, psnr
 from simulator.results import (
@@ -68,6 +70,9 @@ class SweepConfig:
     :ivar force: recompute the requested points even if the file already has them.
     :ivar batch_size: at most this many transmissions per ``transmit_batch`` call; images
         are encoded in groups of ``max(1, batch_size // realizations)``.
+    :ivar channel: the channel model (default AWGN).  Other channels' rows go to
+        ``<results_dir>/<dataset>/<channel tag>/<slug>.jsonl``, carry a ``channel`` field, and
+        the channel is part of their ``config`` (and config hash); AWGN rows are unchanged.
     """
 
     snrs: list[float]
@@ -77,6 +82,7 @@ class SweepConfig:
     results_dir: Path = Path("results")
     force: bool = False
     batch_size: int = 24
+    channel: Channel = field(default_factory=AWGNChannel)
 
     def __post_init__(self) -> None:
         if not self.snrs:
@@ -87,6 +93,16 @@ class SweepConfig:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         self.snrs = [round(float(s), 6) for s in self.snrs]
         self.results_dir = Path(self.results_dir)
+
+    def result_file(self, spec: str) -> Path:
+        """The result file of ``spec`` on this data set and channel."""
+        folder = Path(self.dataset) / self.channel.tag if self.channel.tag else self.dataset
+        return result_path(self.results_dir, str(folder), spec)
+
+    def scheme_config(self, scheme: Scheme) -> dict[str, Any]:
+        """``scheme.config()``, plus the channel's config for channels other than AWGN."""
+        cfg = scheme.config()
+        return cfg | {"channel": self.channel.config()} if self.channel.tag else cfg
 
 
 def parse_snr_spec(text: str) -> list[float]:
@@ -230,8 +246,8 @@ def run_sweep(
     :raises simulator.data.DataError: an image cannot be read.
     :raises simulator.results.ResultsError: the result file is corrupt.
     """
-    store = ResultStore(result_path(config.results_dir, config.dataset, spec))
-    cfg = scheme.config()
+    store = ResultStore(config.result_file(spec))
+    cfg = config.scheme_config(scheme)
     ckpt = scheme.checkpoint_hash()
     version = int(scheme.implementation_version)
     chash = config_hash(cfg, ckpt, version)
@@ -263,7 +279,7 @@ def run_sweep(
         "config_hash": chash,
         "checkpoint_hash": ckpt,
         "implementation_version": version,
-    }
+    } | ({"channel": config.channel.config()} if config.channel.tag else {})
     if pending:
         static |= run_context(scheme)
     pending_ids = {p[0] for p in pending}
@@ -281,7 +297,7 @@ def run_sweep(
                 ]
                 for chunk_start in range(0, len(jobs), config.batch_size):
                     chunk = jobs[chunk_start : chunk_start + config.batch_size]
-                    rows = _transmit_chunk(scheme, chunk, snr, static)
+                    rows = _transmit_chunk(scheme, chunk, snr, static, config.channel)
                     store.append(rows)
                     done.update((row_key(row)[:4], row) for row in rows)
                     if bar is not None:
@@ -310,18 +326,17 @@ def _encode_group(scheme: Scheme, items: list[ImageItem]) -> list[_Encoded]:
 
 
 def _transmit_chunk(
-    scheme: Scheme, chunk: list[tuple[_Encoded, int]], snr: float, static: dict[str, Any]
+    scheme: Scheme, chunk: list[tuple[_Encoded, int]], snr: float, static: dict[str, Any], channel: Channel
 ) -> list[dict[str, Any]]:
     seed = static["seed"]
     txs = []
     for enc, r in chunk:
         height, width = enc.image.shape[-2:]
         n = scheme.channel_uses(height, width)
-        noise = unit_noise(n, noise_generator(seed, enc.item.image_id, snr, r))
-        txs.append(Transmission(enc.encoded, enc.image, noise))
+        txs.append(Transmission(enc.encoded, enc.image, channel.realise(n, seed, enc.item.image_id, snr, r)))
     t0 = time.perf_counter()
     with torch.no_grad():
-        receptions: list[Reception] = scheme.transmit_batch(txs, snr)
+        receptions: list[Reception] = scheme.transmit_batch(txs)
     wall_ms = (time.perf_counter() - t0) * 1e3 / len(txs)
     if len(receptions) != len(txs):
         raise RuntimeError(f"{static['spec']}: transmit_batch returned {len(receptions)} receptions for {len(txs)}")
@@ -344,8 +359,8 @@ def _transmit_chunk(
                 "extras": _jsonable(dict(rec.extras)),
                 "height": int(height),
                 "width": int(width),
-                "channel_uses": int(tx.noise.numel()),
-                "bandwidth_ratio": tx.noise.numel() / (3 * height * width),
+                "channel_uses": tx.channel.n,
+                "bandwidth_ratio": tx.channel.n / (3 * height * width),
                 "timestamp": timestamp,
             }
             | static

@@ -5,6 +5,10 @@
     semcom-train finetune --config cpu ...
     semcom-train cddm     --config cpu ...
 
+``--train-channel rayleigh-block|rayleigh-fast`` (phases jscc, denoiser, finetune) trains under
+fading with the sweep's receivers (MMSE-equalised latent, effective SNR); the weights then go to
+``checkpoints/<channel>/`` by default, for ``SEMCOM_CHECKPOINTS=checkpoints/<channel> simulate ...``.
+
 Every command is resumable: rerun the same command after a kill and it continues from the
 run folder's last save.  Multi-process: ``torchrun --nproc_per_node K -m simulator.train_cli ...``.
 """
@@ -18,6 +22,7 @@ from typing import Callable
 
 import torch
 
+from simulator.channels import CHANNELS
 from simulator.checkpoints import CHECKPOINT_DIR
 from simulator.data import DataError, find_dataset, list_images, load_image
 from simulator.models.swin import ATTENTION_PATHS, set_attention_path
@@ -33,6 +38,8 @@ PHASES: dict[str, str] = {
     "cddm-finetune": "CDDM phase 3: finetune the JSCC decoder behind the frozen encoder+CDDM",
 }
 
+#: the phases that take ``--train-channel`` (CDDM trains its ε-network off the channel).
+TRAIN_CHANNEL_PHASES = ("jscc", "denoiser", "finetune")
 DEFAULT_SNRS = {"jscc": "13", "denoiser": "0,2,4,6,8,10", "finetune": "0,2,4,6,8,10", "cddm": "0,2,4,6,8,10",
                 "cddm-finetune": "0,2,4,6,8,10"}
 
@@ -64,7 +71,9 @@ def _build_task(args: argparse.Namespace) -> Task:
         from simulator.models.jscc import JSCC_CONFIGS
         from simulator.training.jscc_task import JSCCTask
 
-        return JSCCTask(JSCC_CONFIGS[args.config], args.config, val_snr_db=args.snrs[0])
+        from simulator.training.denoiser_task import train_channel
+
+        return JSCCTask(JSCC_CONFIGS[args.config], args.config, val_snr_db=args.snrs[0], channel=train_channel(args))
     if args.phase in ("denoiser", "finetune"):
         from simulator.training.denoiser_task import DenoiserTask, FinetuneTask
 
@@ -79,7 +88,10 @@ def _default_output(args: argparse.Namespace) -> Path:
     names = {"jscc": f"jscc-t-{args.config}", "finetune": f"ours-decoder-{args.config}",
              "denoiser": f"denoiser-{args.config}-alpha{args.alpha:g}", "cddm": f"cddm-{args.config}",
              "cddm-finetune": f"cddm-decoder-{args.config}"}
-    return CHECKPOINT_DIR / f"{names[args.phase]}.safetensors"
+    from simulator.training.denoiser_task import train_channel
+
+    tag = train_channel(args).tag
+    return (CHECKPOINT_DIR / tag if tag else CHECKPOINT_DIR) / f"{names[args.phase]}.safetensors"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cddm", type=Path, default=None, help="CDDM checkpoint (cddm-finetune; default checkpoints/cddm-<config>.safetensors)")
         p.add_argument("--cddm-min-snr", type=float, default=None,
                        help="cddm: train only diffusion steps t <= m(this SNR, dB) (default: all T steps, as CDDM)")
+        if phase in TRAIN_CHANNEL_PHASES:
+            p.add_argument("--train-channel", default="awgn", choices=tuple(CHANNELS),
+                           help="training channel (default awgn; fading: MMSE-equalised latent, effective SNR)")
+            p.add_argument("--train-coherence", type=int, default=None, metavar="L",
+                           help="rayleigh-block: channel uses per fading block (default: one block per image)")
     return parser
 
 

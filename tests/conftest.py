@@ -15,7 +15,9 @@ import pytest
 import torch
 from PIL import Image
 
-from simulator.channel import awgn, complex_to_real, power_normalize, real_to_complex
+from simulator.channel import complex_to_real, power_normalize, real_to_complex
+from simulator.channels import ChannelOutput
+from simulator.csi import mmse_equalize
 from simulator.registry import register_scheme
 from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
 
@@ -25,8 +27,9 @@ torch.set_num_threads(1)
 
 @register_scheme("test-identity")
 class IdentityScheme(Scheme):
-    """Pixels over AWGN; test hooks: ``fail_after`` (raise on that transmission),
-    ``ckpt`` (pretend weights), and the lists ``encoded_ids`` / ``noises``."""
+    """Pixels over the channel; test hooks: ``fail_after`` (raise on that transmission),
+    ``ckpt`` (pretend weights), and the list ``noises`` of the realisations' unit noise
+    (``gains``: their fading gains)."""
 
     description = "test only: raw pixels over AWGN"
     options_help = {"gain": ("1", "scale of the reconstruction (changes the config)")}
@@ -38,6 +41,7 @@ class IdentityScheme(Scheme):
         self.sent = 0
         self.encode_calls = 0
         self.noises: list[torch.Tensor] = []
+        self.gains: list[torch.Tensor | None] = []
 
     def checkpoint_hash(self) -> str | None:
         return self.ckpt
@@ -46,19 +50,25 @@ class IdentityScheme(Scheme):
         self.encode_calls += 1
         return image.flatten() * 2 - 1
 
-    def transmit(self, tx: Transmission, snr_db: float) -> Reception:
+    def symbols(self, encoded: torch.Tensor) -> torch.Tensor:
+        return real_to_complex(power_normalize(encoded[None]))[0]
+
+    def transmit_batch(self, items: list[Transmission]) -> list[Reception]:
+        for tx in items:
+            self.noises.append(tx.channel.w.clone())
+            self.gains.append(tx.channel.h)
+        return super().transmit_batch(items)
+
+    def receive(self, tx: Transmission, rx: ChannelOutput) -> Reception:
         if self.fail_after is not None and self.sent >= self.fail_after:
             raise RuntimeError("injected failure")
         self.sent += 1
-        self.noises.append(tx.noise.clone())
         with Stopwatch() as sw:
             y = tx.encoded[None]
-            y_norm = power_normalize(y)
-            scale = y.norm() / y_norm.norm()
-            x = real_to_complex(y_norm)[0]
-            y_hat = complex_to_real(awgn(x, snr_db, tx.noise)) * scale * float(self.options["gain"])
+            scale = y.norm() / power_normalize(y).norm()
+            y_hat = complex_to_real(mmse_equalize(rx)) * scale * float(self.options["gain"])
             image = ((y_hat + 1) / 2).reshape(tx.image.shape)
-        return Reception(image, sw.seconds, {"delivered": snr_db >= 0, "steps": 2 if snr_db < 0 else 1})
+        return Reception(image, sw.seconds, {"delivered": rx.snr_db >= 0, "steps": 2 if rx.snr_db < 0 else 1})
 
 
 @register_scheme("test-identity-b")

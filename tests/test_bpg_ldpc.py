@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from simulator.channel import noise_generator, snr_db_to_noise_power, unit_noise
+from simulator.channel import snr_db_to_noise_power, unit_noise
+from simulator.channels import AWGNChannel, Realisation
 from simulator.metrics import psnr
 from simulator.registry import available_schemes, create_scheme, parse_scheme_list
 from simulator.schemes.base import Transmission
@@ -30,7 +31,7 @@ def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyP
 def _items(scheme, image: torch.Tensor, snr_db: float, count: int = 1, image_id: str = "img") -> list[Transmission]:
     tx = scheme.encode(image)
     n = scheme.channel_uses(*image.shape[-2:])
-    return [Transmission(tx, image, unit_noise(n, noise_generator(0, image_id, snr_db, r))) for r in range(count)]
+    return [Transmission(tx, image, AWGNChannel().realise(n, 0, image_id, snr_db, r)) for r in range(count)]
 
 
 def test_schemes_registered() -> None:
@@ -113,7 +114,7 @@ def test_high_snr_delivers_bpg_image(name: str) -> None:
     assert tx.symbols.abs().pow(2).mean().item() == pytest.approx(1.0, abs=1e-5)  # Es = 1
     assert 0 < tx.encoded.bits <= tx.seg.payload_bits < tx.seg.info_bits
     bpg_only = scheme.codec.decode(tx.encoded.payload)
-    for rec in scheme.transmit_batch(items, 12.0):
+    for rec in scheme.transmit_batch(items):
         assert rec.extras["delivered"] is True and rec.extras["block_errors"] == 0
         assert rec.extras["payload_bits"] == tx.encoded.bits and rec.extras["qp"] == tx.encoded.qp
         assert torch.equal(rec.image, bpg_only)
@@ -124,7 +125,7 @@ def test_high_snr_delivers_bpg_image(name: str) -> None:
 def test_low_snr_loses_image_and_shows_fallback() -> None:
     scheme = create_scheme("bpg-ldpc-1/2:iters=6")
     image = smooth_image(1)
-    rec = scheme.transmit(_items(scheme, image, -3.0)[0], -3.0)
+    rec = scheme.transmit(_items(scheme, image, -3.0)[0])
     assert rec.extras["delivered"] is False and rec.extras["block_errors"] >= 1
     assert torch.equal(rec.image, torch.full_like(image, 0.5))
 
@@ -132,8 +133,8 @@ def test_low_snr_loses_image_and_shows_fallback() -> None:
 def test_batch_matches_single_transmissions() -> None:
     scheme = create_scheme("bpg-ldpc-3/4")
     items = _items(scheme, smooth_image(2), 5.5, count=2, image_id="a") + _items(scheme, smooth_image(3), 5.5, image_id="b")
-    batch = scheme.transmit_batch(items, 5.5)
-    single = [scheme.transmit(item, 5.5) for item in items]
+    batch = scheme.transmit_batch(items)
+    single = [scheme.transmit(item) for item in items]
     for b, s in zip(batch, single):
         assert b.extras == s.extras and torch.equal(b.image, s.image)
 
@@ -141,7 +142,7 @@ def test_batch_matches_single_transmissions() -> None:
 def test_empty_encoding_is_not_sent() -> None:
     scheme = create_scheme("bpg-ldpc-1/2")
     tiny = torch.rand(3, 32, 48)  # n = 288 channel uses: 288 bits < any HEVC payload (~700 bits)
-    rec = scheme.transmit_batch(_items(scheme, tiny, 20.0), 20.0)[0]
+    rec = scheme.transmit_batch(_items(scheme, tiny, 20.0))[0]
     assert rec.extras["delivered"] is False and rec.extras["payload_bits"] == 0
     assert rec.extras["block_errors"] == rec.extras["code_blocks"] == 1
     assert torch.equal(rec.image, torch.full_like(tiny, 0.5))
@@ -160,10 +161,10 @@ def test_capacity_scheme() -> None:
     scheme = create_scheme("bpg-capacity")
     image = smooth_image()
     n = scheme.channel_uses(H, W)
-    high = scheme.transmit(_items(scheme, image, 12.0)[0], 12.0)
+    high = scheme.transmit(_items(scheme, image, 12.0)[0])
     assert high.extras["delivered"] and high.extras["budget_bits"] == math.floor(n * math.log2(1 + 10 ** 1.2))
     assert 0 < high.extras["payload_bits"] <= high.extras["budget_bits"]
-    low = scheme.transmit(_items(scheme, image, -8.0)[0], -8.0)
+    low = scheme.transmit(_items(scheme, image, -8.0)[0])
     assert not low.extras["delivered"] and torch.equal(low.image, torch.full_like(image, 0.5))
     # the capacity budget at 12 dB beats the rate-1/2 LDPC link's fixed budget
     ldpc = create_scheme("bpg-ldpc-1/2").encode(image).encoded
@@ -204,7 +205,7 @@ def test_padding_block_failure_does_not_lose_image() -> None:
     for hit, delivered in ((1, True), (0, False)):
         noise = torch.zeros(seg.n_symbols, dtype=torch.complex64)
         noise[hit * half:(hit + 1) * half] = 10 * unit_noise(half, torch.Generator().manual_seed(hit))  # -8 dB there
-        rec = scheme.transmit(Transmission(tx, image, noise), 12.0)
+        rec = scheme.transmit(Transmission(tx, image, Realisation(noise, None, 12.0)))
         assert rec.extras["block_errors"] == 1 and rec.extras["delivered"] is delivered
         assert rec.extras["payload_block_errors"] == int(not delivered)
         expected = scheme.codec.decode(enc.payload) if delivered else torch.full_like(image, 0.5)

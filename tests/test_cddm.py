@@ -12,6 +12,7 @@ import torch
 from baselines.cddm.model import CDDM, CDDM_CONFIGS, NoiseSchedule, channel_std
 from baselines.cddm.training import CDDMFinetuneTask, CDDMTask, load_cddm
 from simulator.channel import noise_generator
+from simulator.channels import AWGNChannel
 from simulator.checkpoints import CheckpointError, save_checkpoint
 from simulator.registry import create_scheme
 from simulator.schemes.base import Transmission
@@ -264,8 +265,7 @@ def test_export_load_roundtrip(tmp_path: Path) -> None:
 def _send(scheme, image: torch.Tensor, snr: float):  # noqa: ANN001, ANN202
     tx = scheme.encode(image)
     n = scheme.channel_uses(*image.shape[-2:])
-    noise = torch.view_as_complex(torch.randn(n, 2, generator=noise_generator(0, "img", snr, 0)) * 0.5 ** 0.5)
-    return scheme.transmit(Transmission(tx, image, noise.contiguous()), snr)
+    return scheme.transmit(Transmission(tx, image, AWGNChannel().realise(n, 0, "img", snr, 0)))
 
 
 def test_scheme_end_to_end(cddm_checkpoints: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -332,3 +332,18 @@ def test_train_cli_both_phases(cddm_checkpoints: Path, tmp_path: Path, monkeypat
     out2 = tmp_path / "out" / "cddm-decoder-tiny.safetensors"
     assert main(["cddm-finetune", *common, "--out", str(out2), "--run-dir", str(tmp_path / "run2")]) == 0
     assert out2.with_suffix(".json").is_file()
+
+
+def test_scheme_under_block_fading_starts_at_the_effective_snr(cddm_checkpoints: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """CDDM gets the MMSE-equalised latent and matches its start step to |h|²·SNR."""
+    from simulator.channels import RayleighBlockChannel
+
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(cddm_checkpoints))
+    scheme = create_scheme("cddm:config=tiny")
+    image = torch.rand(3, 48, 64)
+    real = RayleighBlockChannel().realise(scheme.channel_uses(48, 64), 0, "img", 3.0, 2)
+    out = scheme.transmit(Transmission(scheme.encode(image), image, real))
+    gamma_db = 3.0 + 10 * math.log10(float(real.h[0].abs().square()))
+    assert out.extras["steps"] == scheme.cddm.start_step(gamma_db).item()
+    assert out.extras["effective_snr_db"] == pytest.approx(gamma_db, abs=1e-4)

@@ -187,6 +187,29 @@ def test_fig4_all_schemes(dataset: Path, out: Path) -> None:
     assert "ours_minus_psnr" in header and "ours_minus_ms_ssim_ci95" in header
 
 
+@pytest.mark.skipif(not set(FIG4_NEEDS) <= set(available_schemes()),
+                    reason=f"fading needs the schemes {', '.join(FIG4_NEEDS)}, not all registered yet")
+def test_fading_figure(dataset: Path, out: Path) -> None:
+    assert _run("fading", dataset, out, "--snr", "0,10", "--realizations", "2") == 0
+    data = json.loads(_files(out, "fading", (*FIGURE_FILES, "md"))["json"].read_text())
+    table = (out / "quick" / "fading.md").read_text()
+    assert "**rayleigh-block**" in table and "| `bpg-ldpc-1/2` |" in table and "delivered" in table
+    assert set(data["curves"]) == {"rayleigh-block", "rayleigh-fast"} and data["realizations"] == 2
+    results = out / "quick" / "results" / "tinyset"
+    for channel, curves in data["curves"].items():
+        assert [c["key"] for c in curves] == ["ours", "jscc-t", "cddm", "bpg-ldpc-1/2", "bpg-ldpc-3/4", "bpg-capacity"]
+        for curve in curves:
+            assert curve["result_file"].startswith(str(results / channel))
+            rows = read_rows(curve["result_file"])
+            assert len(rows) == 8 and all(r["channel"]["name"] == channel for r in rows)
+            for p in curve["points"]:
+                assert _finite(p["psnr"]) and p["n_rows"] == 4
+                assert (p["delivered"] is None) == (curve["key"] in ("ours", "jscc-t", "cddm"))
+    capacity = {c["key"]: c for c in data["curves"]["rayleigh-block"]}["bpg-capacity"]
+    low, high = capacity["points"]  # a deep fade can leave less than the smallest BPG payload
+    assert low["delivered"] <= high["delivered"] and low["psnr"] <= high["psnr"]
+
+
 def test_bad_input_exits_2(dataset: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fig9"]) == 2
     err = capsys.readouterr().err.strip()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from simulator.channel import noise_generator, unit_noise
+from simulator.channel import complex_to_real
+from simulator.channels import AWGNChannel
 from simulator.checkpoints import CheckpointError
 from simulator.data import list_images
-from simulator.link import awgn_latent, sent_mask
+from simulator.link import sent_mask
 from simulator.registry import create_scheme
 from simulator.schemes.base import Transmission
 from simulator.sweep import SweepConfig, run_sweep
@@ -24,8 +25,8 @@ def _tiny_weights(monkeypatch: pytest.MonkeyPatch, tiny_checkpoints) -> None:
 def _send(spec: str, image: torch.Tensor, snr_db: float):
     scheme = create_scheme(spec)
     n = scheme.channel_uses(*image.shape[-2:])
-    noise = unit_noise(n, noise_generator(0, "img", snr_db, 0))
-    return scheme, scheme.transmit(Transmission(scheme.encode(image), image, noise), snr_db)
+    channel = AWGNChannel().realise(n, 0, "img", snr_db, 0)
+    return scheme, scheme.transmit(Transmission(scheme.encode(image), image, channel))
 
 
 @pytest.mark.parametrize("size", [(64, 96), (96, 64), (50, 70)])
@@ -65,8 +66,8 @@ def test_ours_random_s1_is_keyed_by_the_channel_noise_not_the_latent() -> None:
     scheme = create_scheme("ours:config=tiny:s1=random")
     first = []
     for image, realization in ((torch.rand(3, 64, 64), 0), (torch.rand(3, 64, 64), 0), (torch.rand(3, 64, 64), 1)):
-        noise = unit_noise(scheme.channel_uses(64, 64), noise_generator(0, "img", 0.0, realization))
-        rx = scheme.transmit(Transmission(scheme.encode(image), image, noise), 0.0)
+        channel = AWGNChannel().realise(scheme.channel_uses(64, 64), 0, "img", 0.0, realization)
+        rx = scheme.transmit(Transmission(scheme.encode(image), image, channel))
         first.append(rx.extras["similarities"][0])
     assert first[0] == first[1] != first[2]
 
@@ -108,19 +109,25 @@ def test_sent_mask_keeps_the_positions_most_covered_by_pixels() -> None:
         sent_mask((2, 5, 5), 80, 80, 100, 16)
 
 
-def test_dropped_reals_are_not_sent_and_received_as_zero() -> None:
-    mask = torch.zeros(4, 2, 2, dtype=torch.bool)
-    mask[:, 0, 0] = True
-    mask[:2, 0, 1] = True  # 6 reals = 3 symbols
-    latent = torch.randn(1, 4, 2, 2) * mask
-    noise = unit_noise(3, torch.Generator().manual_seed(0))[None]
-    z = awgn_latent(latent, 10.0, noise, mask)
-    assert torch.equal(z[0][~mask], torch.zeros(10))
-    sent = latent[0][mask]
-    expected = sent + 10 ** -0.5 * torch.cat([noise.real, noise.imag], dim=1)[0]
-    torch.testing.assert_close(z[0][mask], expected)
-    with pytest.raises(ValueError, match="noise has 4 symbols, the link sends 3"):
-        awgn_latent(latent, 10.0, unit_noise(4, torch.Generator())[None], mask)
+def test_dropped_reals_are_not_sent_and_received_as_zero(monkeypatch: pytest.MonkeyPatch) -> None:
+    scheme = create_scheme("jscc-t:config=tiny")
+    image = torch.rand(3, 81, 53)
+    enc = scheme.encode(image)
+    x = scheme.symbols(enc)
+    assert x.shape == (805,)  # n = round(81·53·3/16), not the padded latent's 1152
+    torch.testing.assert_close(complex_to_real(x), enc.latent[enc.mask])
+    seen = {}
+
+    def capture(z: torch.Tensor, snr_db: float, generator: object) -> tuple[torch.Tensor, dict]:
+        seen["z"] = z[0]
+        return z, {}
+
+    monkeypatch.setattr(scheme, "denoise", capture)
+    realisation = AWGNChannel().realise(805, 0, "odd", 10.0, 0)
+    scheme.transmit(Transmission(enc, image, realisation))
+    assert not seen["z"][~enc.mask].any()  # the dropped reals are received as 0
+    expected = complex_to_real(x + 10 ** -0.5 * realisation.w)
+    torch.testing.assert_close(seen["z"][enc.mask], expected)
 
 
 @pytest.mark.parametrize("spec", ["jscc-t:config=tiny", "ours:config=tiny"])

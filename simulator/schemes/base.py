@@ -1,15 +1,20 @@
 """The one contract every transmission scheme implements.
 
-A scheme turns an image into ``n`` complex channel uses (``n = ρ·H·W·3``), and a noisy
-copy of them back into an image.  The sweep engine owns the noise: for each
-(image, SNR, realisation) it hands the scheme a unit-variance complex noise vector
-``w ∈ C^n`` (see :mod:`simulator.channel`), so all schemes face the same channel.
+A scheme's transmitter turns an image into ``n`` complex channel symbols (``n = ρ·H·W·3``,
+Es = 1); its receiver turns the channel output back into an image.  The scheme never touches
+the channel: the sweep engine draws the realisation (gains h and noise w) for each
+(image, SNR, realisation) from a :class:`simulator.channels.Channel`, the channel module
+applies it to the symbols, and the receiver gets the output with what a receiver knows
+(h and N0, a :class:`simulator.channels.ChannelOutput`).  So all schemes face the same
+channel, and a new channel needs no scheme change.
 
 Lifecycle used by the sweep engine::
 
     scheme = create_scheme("jscc-t")          # registry
-    tx = scheme.encode(image)                 # once per image, SNR independent
-    out = scheme.transmit_batch([Transmission(tx, image, w)], snr_db)   # per SNR point
+    enc = scheme.encode(image)                # once per image, SNR independent
+    real = channel.realise(n, seed, image_id, snr_db, r)               # per SNR point
+    out = scheme.transmit_batch([Transmission(enc, image, real)])
+    #   = scheme.receive_batch([(tx, real.apply(scheme.symbols(enc)))])
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from typing import Any, ClassVar
 
 import torch
 
+from simulator.channels import ChannelOutput, Realisation
+
 
 @dataclass
 class Transmission:
@@ -29,12 +36,12 @@ class Transmission:
     :ivar encoded: what :meth:`Scheme.encode` returned for this image.
     :ivar image: ``[3, H, W]`` float in [0, 1], the source (for fallbacks and shapes only:
         receivers must not look at it).
-    :ivar noise: ``[n]`` complex unit-variance noise for this (image, SNR, realisation).
+    :ivar channel: the channel realisation (h, w, SNR) for this (image, SNR, realisation).
     """
 
     encoded: Any
     image: torch.Tensor
-    noise: torch.Tensor
+    channel: Realisation
 
 
 @dataclass
@@ -108,12 +115,26 @@ class Scheme(abc.ABC):
         """
 
     @abc.abstractmethod
-    def transmit(self, tx: Transmission, snr_db: float) -> Reception:
-        """Send one encoded image over AWGN at ``snr_db`` (Es/N0, dB) and reconstruct it."""
+    def symbols(self, encoded: Any) -> torch.Tensor:
+        """The transmitter's channel input for one encoded image: ``[n]`` complex64, Es = 1,
+        or ``[0]`` when nothing is sent (the receiver then gets only the CSI)."""
 
-    def transmit_batch(self, items: list[Transmission], snr_db: float) -> list[Reception]:
-        """Send many images at one SNR.  Override to batch work (e.g. one LDPC decoder call)."""
-        return [self.transmit(item, snr_db) for item in items]
+    @abc.abstractmethod
+    def receive(self, tx: Transmission, rx: ChannelOutput) -> Reception:
+        """The receiver: channel output ``rx`` (y, h, N0) → image.  ``tx`` is for
+        ``tx.encoded``'s side information (shapes, a genie CRC) only, never ``tx.channel``."""
+
+    def receive_batch(self, items: list[tuple[Transmission, ChannelOutput]]) -> list[Reception]:
+        """Receive many transmissions.  Override to batch work (e.g. one LDPC decoder call)."""
+        return [self.receive(tx, rx) for tx, rx in items]
+
+    def transmit_batch(self, items: list[Transmission]) -> list[Reception]:
+        """The link for many images: transmitter, channel (:meth:`Realisation.apply`), receiver."""
+        return self.receive_batch([(tx, tx.channel.apply(self.symbols(tx.encoded))) for tx in items])
+
+    def transmit(self, tx: Transmission) -> Reception:
+        """The link for one image (see :meth:`transmit_batch`)."""
+        return self.transmit_batch([tx])[0]
 
 
 class Stopwatch:

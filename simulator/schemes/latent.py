@@ -1,9 +1,11 @@
-"""Shared machinery of the learned schemes: JSCC encoder → AWGN → (latent denoiser) → decoder.
+"""Shared machinery of the learned schemes: JSCC encoder → channel → (latent denoiser) → decoder.
 
-:class:`LatentScheme` does the transmitter (encode once per image, SNR independent), the
-channel (the sweep's common noise on the power-normalised latent) and the decoder; a
-subclass supplies :meth:`LatentScheme.denoise` (identity for JSCC-T) and may swap the
-decoder weights (the phase-3 finetuned decoders of ``ours`` and ``cddm``).
+:class:`LatentScheme` does the transmitter (encode once per image, SNR independent; the
+power-normalised latent's 2n reals as n complex symbols) and the receiver: the MMSE-equalised
+channel output (:func:`simulator.csi.mmse_equalize`; the output itself over AWGN) back in the
+latent's layout, then :meth:`LatentScheme.denoise` (identity for JSCC-T) conditioned on the
+effective SNR (:func:`simulator.csi.effective_snr_db`; the SNR over AWGN), then the decoder.
+A subclass may swap the decoder weights (the phase-3 finetuned decoders of ``ours`` and ``cddm``).
 
 Every scheme sends ``n = round(ρ·3·H·W)`` complex symbols per image.  Image sizes that are
 not multiples of 16 are replicate-padded at the bottom/right before encoding and the
@@ -15,30 +17,31 @@ others with zeros (:func:`simulator.link.sent_mask`; its cost is measured in
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from simulator.channel import complex_to_real, real_to_complex
+from simulator.channels import ChannelOutput
 from simulator.checkpoints import CheckpointError, checkpoint_dir, load_checkpoint
+from simulator.csi import effective_snr_db, mmse_equalize
 from simulator.data import pad_to_multiple
-from simulator.link import awgn_latent, normalize_latent, sent_mask
+from simulator.link import normalize_latent, sent_mask
 from simulator.models.jscc import JSCC_CONFIGS, STRIDE, JSCCCodec, JSCCConfig
 from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
 
 __all__ = ["EncodedLatent", "LatentScheme", "load_jscc", "receiver_generator"]
 
 
-def receiver_generator(noise: torch.Tensor) -> torch.Generator:
+def receiver_generator(rx: ChannelOutput) -> torch.Generator:
     """A CPU generator for a receiver's random draws (``ours:s1=random``, ``cddm:eta>0``), seeded
-    by the SHA-256 of this transmission's channel noise ``[n]``: the draws repeat exactly for
-    the same (seed, image, SNR, realisation), whatever the thread count or sweep order, and
-    differ between realisations.  (The received latent is no key: its low bits change with
-    the number of threads.)  The hash is a pseudo-random seed, no information on the noise."""
-    digest = hashlib.sha256(noise.detach().cpu().contiguous().numpy().tobytes()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+    by :attr:`ChannelOutput.key` (a hash of the realisation): the draws repeat exactly for the
+    same (seed, image, SNR, realisation), whatever the thread count or sweep order, and differ
+    between realisations.  (The received latent is no key: its low bits change with the
+    number of threads.)"""
+    return torch.Generator().manual_seed(rx.key)
 
 
 def load_jscc(path: Path) -> tuple[JSCCCodec, dict[str, Any]]:
@@ -98,6 +101,9 @@ class LatentScheme(Scheme):
                 ) -> tuple[torch.Tensor, dict[str, Any]]:
         """Receiver-side latent processing before the decoder: ``[B, C, h, w]`` → same.
 
+        :param snr_db: the effective SNR of ``z`` in dB (:func:`simulator.csi.effective_snr_db`:
+            the channel SNR over AWGN, |h|²·SNR for one fading block per image).
+
         :param generator: the source of any random draws (``None`` unless
             :attr:`uses_randomness`), keyed by the channel realisation.
         """
@@ -117,12 +123,27 @@ class LatentScheme(Scheme):
         mask = sent_mask(tuple(latent.shape[1:]), height, width, self.channel_uses(height, width), STRIDE)
         return EncodedLatent(normalize_latent(latent, mask)[0], height, width, mask)
 
+    def symbols(self, encoded: EncodedLatent) -> torch.Tensor:
+        """The latent's 2n sent reals (all, or those of ``encoded.mask``) as ``[n]`` complex64
+        symbols (first n reals = real parts)."""
+        flat = encoded.latent.flatten()
+        return real_to_complex(flat if encoded.mask is None else flat[encoded.mask.flatten()])
+
     @torch.no_grad()
-    def transmit(self, tx: Transmission, snr_db: float) -> Reception:
+    def receive(self, tx: Transmission, rx: ChannelOutput) -> Reception:
         enc: EncodedLatent = tx.encoded
-        z = awgn_latent(enc.latent.unsqueeze(0), snr_db, tx.noise.unsqueeze(0), enc.mask)
-        generator = receiver_generator(tx.noise) if self.uses_randomness else None
+        generator = receiver_generator(rx) if self.uses_randomness else None
         with Stopwatch() as sw:
-            y_hat, extras = self.denoise(z, snr_db, generator)
+            received = complex_to_real(mmse_equalize(rx)).to(enc.latent)
+            if enc.mask is None:
+                z = received.view(1, *enc.latent.shape)
+            else:  # the reals that were not sent are 0 (their prior mean)
+                z = torch.zeros(enc.latent.numel(), dtype=received.dtype, device=received.device)
+                z[enc.mask.flatten()] = received
+                z = z.view(1, *enc.latent.shape)
+            snr_eff = effective_snr_db(rx)
+            y_hat, extras = self.denoise(z, snr_eff, generator)
             image = self.decoder(y_hat)[0, :, : enc.height, : enc.width]
+        if rx.fading:
+            extras = extras | {"effective_snr_db": snr_eff}
         return Reception(image, sw.seconds, extras)

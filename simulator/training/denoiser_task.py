@@ -11,6 +11,10 @@ their own network: g_r sees s_t detached, g_s sees detached latents and a detach
 
 Phase 3 (:class:`FinetuneTask`): the whole link assembled (encoder → AWGN → denoiser in
 adaptive mode → decoder); only the decoder is trained, with end-to-end MSE (eq. 4).
+
+Both take a training ``channel`` (``--train-channel``, default AWGN): under fading z₁ is the
+MMSE-equalised latent and s₁ comes from its effective SNR, as in the sweep
+(:func:`simulator.training.channel.random_channel_latent`).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any
 
 import torch
 
+from simulator.channels import AWGNChannel, Channel, make_channel
 from simulator.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint
-from simulator.link import normalize_latent, random_awgn_latent
+from simulator.link import normalize_latent
 from simulator.metrics import psnr
 from simulator.models.denoiser import (
     DENOISER_CONFIGS,
@@ -35,6 +40,8 @@ from simulator.models.denoiser import (
 )
 from simulator.schemes.latent import load_jscc
 from simulator.training.calibrate import MarginCalibration, calibrate_margin
+from simulator.training.channel import random_channel_latent
+from simulator.training.jscc_task import train_channel_card
 from simulator.training.loop import Task
 
 __all__ = ["DenoiserTask", "DecoderFinetuneTask", "FinetuneTask", "load_denoiser"]
@@ -63,14 +70,20 @@ def jscc_checkpoint_path(args: argparse.Namespace) -> Path:
     return getattr(args, "jscc", None) or CHECKPOINT_DIR / f"jscc-t-{args.config}.safetensors"
 
 
+def train_channel(args: argparse.Namespace) -> Channel:
+    """The ``--train-channel`` / ``--train-coherence`` of a command (AWGN when absent)."""
+    return make_channel(getattr(args, "train_channel", "awgn"), getattr(args, "train_coherence", None))
+
+
 class DenoiserTask(Task):
     """Phase 2: train g_r (eq. 2) and g_s (eq. 3) behind the frozen encoder."""
 
     kind = "denoiser"
 
     def __init__(self, jscc_path: Path, cfg: DenoiserConfig, config_name: str, alpha: float = 1.0, t_max: int = 3,
-                 gs_extra_steps: int = 2) -> None:
+                 gs_extra_steps: int = 2, channel: Channel | None = None) -> None:
         super().__init__()
+        self.channel = channel or AWGNChannel()
         codec, jscc_card = load_jscc(jscc_path)
         self.modules["encoder"] = freeze(codec.encoder)
         self.modules["decoder"] = freeze(codec.decoder)  # validation PSNR only
@@ -83,7 +96,7 @@ class DenoiserTask(Task):
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "DenoiserTask":
         return cls(jscc_checkpoint_path(args), DENOISER_CONFIGS[args.config], args.config, args.alpha, args.tmax,
-                   args.gs_extra_steps)
+                   args.gs_extra_steps, train_channel(args))
 
     @property
     def denoiser(self) -> LatentDenoiser:
@@ -92,15 +105,16 @@ class DenoiserTask(Task):
     def trainable(self) -> list[torch.nn.Parameter]:
         return list(self.denoiser.parameters())
 
-    def _latents(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _latents(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(y, z₁, effective SNR [B] dB)`` for a batch."""
         with torch.no_grad():
             self.modules["encoder"].eval()
             y = normalize_latent(self.modules["encoder"](images))
-        return y, random_awgn_latent(y, snr_db)
+        return y, *random_channel_latent(y, snr_db, self.channel)
 
     def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        y, z = self._latents(images, snr_db)
-        s = initial_similarity(snr_db.cpu()).to(z.device)
+        y, z, snr_eff = self._latents(images, snr_db)
+        s = initial_similarity(snr_eff.cpu()).to(z.device)
         cos_prev = cosine_similarity(y, z)
         loss_r = loss_s = torch.zeros((), device=z.device)
         mse_last = cos_last = 0.0
@@ -128,8 +142,8 @@ class DenoiserTask(Task):
         out: dict[str, float] = {"val_stop_margin_db": self.calibration.margin_db}
         for snr in VAL_SNRS_DB:
             snrs = torch.full((images.shape[0],), snr)
-            y, z = self._latents(images, snrs)
-            res = self.denoiser.run(z, initial_similarity(snrs).to(z.device), t_max=self.t_max,
+            y, z, snr_eff = self._latents(images, snrs)
+            res = self.denoiser.run(z, initial_similarity(snr_eff.cpu()).to(z.device), t_max=self.t_max,
                                     margin_db=self.calibration.margin_db)
             out[f"val_cos_in_{snr:g}dB"] = cosine_similarity(y, z).mean().item()
             out[f"val_cos_{snr:g}dB"] = cosine_similarity(y, res.latent).mean().item()
@@ -142,7 +156,7 @@ class DenoiserTask(Task):
         return dict(self.denoiser.state_dict()), {
             "config_name": self.config_name, "config": self.cfg.to_dict(), "alpha": self.alpha,
             "t_max": self.t_max, "gs_extra_steps": self.gs_extra_steps, "jscc_sha256": self.jscc_sha,
-            **(self.calibration.as_card() if self.calibration else {})}
+            **(self.calibration.as_card() if self.calibration else {}), **train_channel_card(self.channel)}
 
 
 class DecoderFinetuneTask(Task):
@@ -152,8 +166,10 @@ class DecoderFinetuneTask(Task):
 
     kind = "jscc-decoder"
 
-    def __init__(self, jscc_path: Path, denoiser: torch.nn.Module, config_name: str) -> None:
+    def __init__(self, jscc_path: Path, denoiser: torch.nn.Module, config_name: str,
+                 channel: Channel | None = None) -> None:
         super().__init__()
+        self.channel = channel or AWGNChannel()
         codec, self.jscc_card = load_jscc(jscc_path)
         self.modules["encoder"] = freeze(codec.encoder)
         self.modules["denoiser"] = freeze(denoiser)
@@ -175,7 +191,7 @@ class DecoderFinetuneTask(Task):
             self.modules["encoder"].eval()
             self.modules["denoiser"].eval()
             y = normalize_latent(self.modules["encoder"](images))
-            y_hat = self.denoise_latent(random_awgn_latent(y, snr_db), snr_db)
+            y_hat = self.denoise_latent(*random_channel_latent(y, snr_db, self.channel))
         return self.modules["decoder"](y_hat)
 
     def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -193,22 +209,22 @@ class DecoderFinetuneTask(Task):
     def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return dict(self.modules["decoder"].state_dict()), {
             "config_name": self.config_name, "config": self.jscc_card["config"],
-            "jscc_sha256": self.jscc_card["sha256"], **self.card_extras()}
+            "jscc_sha256": self.jscc_card["sha256"], **self.card_extras(), **train_channel_card(self.channel)}
 
 
 class FinetuneTask(DecoderFinetuneTask):
     """Phase 3 of ours: the decoder behind the frozen encoder and denoiser (adaptive steps)."""
 
-    def __init__(self, jscc_path: Path, denoiser_path: Path, config_name: str) -> None:
+    def __init__(self, jscc_path: Path, denoiser_path: Path, config_name: str, channel: Channel | None = None) -> None:
         denoiser, self.den_card = load_denoiser(denoiser_path)
-        super().__init__(jscc_path, denoiser, config_name)
+        super().__init__(jscc_path, denoiser, config_name, channel)
         self.t_max = int(self.den_card.get("t_max", 3))
         self.margin_db = float(self.den_card["stop_margin_db"])
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "FinetuneTask":
         den = args.denoiser or CHECKPOINT_DIR / f"denoiser-{args.config}-alpha{args.alpha:g}.safetensors"
-        return cls(jscc_checkpoint_path(args), den, args.config)
+        return cls(jscc_checkpoint_path(args), den, args.config, train_channel(args))
 
     def denoise_latent(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         s1 = initial_similarity(snr_db.cpu()).to(z.device)
