@@ -312,11 +312,15 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
             loss, logs = task.loss(images, snr)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if distributed:
-            for p in params:
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-                    p.grad /= world
+        if distributed:  # one all-reduce of all gradients in a flat buffer (per-tensor calls are latency-bound)
+            grads = [p.grad for p in params if p.grad is not None]
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            dist.all_reduce(flat)
+            flat /= world
+            offset = 0
+            for g in grads:
+                g.copy_(flat[offset:offset + g.numel()].view_as(g))
+                offset += g.numel()
         optimizer.step()
         if ema:
             with torch.no_grad():
