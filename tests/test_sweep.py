@@ -315,3 +315,22 @@ def test_summarize_with_a_reference() -> None:
     assert "vs_reference" not in summarize(rows)[0].to_json()
     with pytest.raises(ValueError, match="'c' is not among the swept schemes; accepted: a, b"):
         summarize(rows, reference="c")
+
+
+def test_quality_is_computed_once_per_distinct_8bit_picture(monkeypatch: pytest.MonkeyPatch) -> None:
+    import simulator.sweep as sweep_module
+    from simulator.data import ImageItem
+    from simulator.metrics import ms_ssim, psnr
+
+    calls = []
+    monkeypatch.setattr(sweep_module, "ms_ssim", lambda a, b: calls.append(1) or ms_ssim(a, b))
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(3, 176, 176, generator=g)
+    enc = sweep_module._Encoded(ImageItem("x", Path("x.png")), image, None, 0.0)
+    rec = torch.randint(0, 256, (3, 176, 176), generator=g).float() / 255  # on the 8-bit grid
+    first = sweep_module._quality(enc, rec)
+    again = sweep_module._quality(enc, rec + 1e-4)  # the same 8-bit picture
+    other = sweep_module._quality(enc, torch.full_like(rec, 0.5))
+    assert first == again and len(calls) == 2
+    assert first == pytest.approx((float(psnr(image, rec)[0]), float(ms_ssim(image, rec)[0])), rel=1e-5)
+    assert other[0] == pytest.approx(float(psnr(image, torch.full_like(rec, 0.5))[0]), rel=1e-5)
