@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, ClassVar
 
 import torch
@@ -47,7 +48,8 @@ from baselines.ldpc_tb import Segmentation, payload_from_blocks, segment, tb_bit
 from bpg_tools import BPGCodec, BPGDecodeError, BPGError, EncodedImage, get_codec, to_uint8_rgb
 from simulator.channels import ChannelOutput
 from simulator.csi import capacity_bits, demapper_input
-from simulator.registry import register_scheme
+from simulator.options import Option
+from simulator.registry import register_alias, register_scheme
 from simulator.schemes.base import Reception, Scheme, Transmission
 
 __all__ = [
@@ -56,26 +58,20 @@ __all__ = [
     "fallback_image",
     "BpgLdpcHalf",
     "BpgLdpcThreeQuarter",
+    "BpgLdpcMcs",
+    "MCS_RATES",
+    "MCS_QAMS",
+    "mcs_specs",
     "BpgCapacity",
 ]
 
 #: Pixel value of the fallback image shown when an image is lost.
 FALLBACK_VALUE = 0.5
-_BITS_PER_SYMBOL = 2
 
 
 def fallback_image(height: int, width: int) -> torch.Tensor:
     """The lost-image display: ``[3, H, W]`` filled with :data:`FALLBACK_VALUE`."""
     return torch.full((3, height, width), FALLBACK_VALUE, dtype=torch.float32)
-
-
-def _parse_bool(value: str, name: str) -> bool:
-    v = value.strip().lower()
-    if v in ("1", "on", "true", "yes"):
-        return True
-    if v in ("0", "off", "false", "no"):
-        return False
-    raise ValueError(f"option {name} must be on or off, got {value!r}")
 
 
 # --------------------------------------------------------------------------- schemes
@@ -98,9 +94,11 @@ class LdpcTransmission:
 class _BpgCodecScheme(Scheme):
     """Shared option handling for the BPG schemes."""
 
-    _codec_options: ClassVar[dict[str, tuple[str, str]]] = {
-        "backend": ("auto", "BPG backend: auto | heif (pillow-heif) | bpg (bpgenc/bpgdec)"),
-        "chroma": ("420", "chroma format of the BPG encoding: 420 (bpgenc's default) | 422 | 444"),
+    options_schema: ClassVar[dict[str, Option]] = {
+        "backend": Option("auto", "BPG backend: heif (pillow-heif), bpg (bpgenc/bpgdec) or auto",
+                          choices=("auto", "heif", "bpg")),
+        "chroma": Option("420", "chroma format of the BPG encoding (420: bpgenc's default)",
+                         choices=("420", "422", "444")),
     }
 
     def __init__(self, options: dict[str, str] | None = None, *, bandwidth_ratio: float = 1 / 16) -> None:
@@ -128,41 +126,35 @@ class _BpgCodecScheme(Scheme):
 
 
 class _BpgLdpc(_BpgCodecScheme):
-    """BPG + 5G LDPC (rate :attr:`rate`) + 4-QAM; see the module docstring."""
+    """BPG + 5G LDPC (rate :attr:`rate`) + Gray QAM (:attr:`bits_per_symbol`); see the module docstring."""
 
-    rate: ClassVar[float] = 0.5
+    rate: Fraction = Fraction(1, 2)
+    bits_per_symbol: int = 2
     implementation_version: ClassVar[int] = 2  # 2: TB/CB CRCs charged, payload-block delivery rule
-    options_help: ClassVar[dict[str, tuple[str, str]]] = {
-        **_BpgCodecScheme._codec_options,
-        "decoder": ("flooding", "BP decoder: flooding (numba, matches Sionna) | layered (numba, stronger) "
-                                "| sionna (Sionna LDPC5GDecoder, reference)"),
-        "iters": ("50", "maximum BP decoder iterations"),
-        "early_stop": ("on", "stop a block once decoded (syndrome; decoder=sionna: info bits every 2 it.): on | off"),
-        "cn": ("boxplus-phi", "check-node rule of decoder=sionna: boxplus-phi | boxplus | minsum | offset-minsum"),
+    options_schema: ClassVar[dict[str, Option]] = {
+        **_BpgCodecScheme.options_schema,
+        "decoder": Option("flooding", "BP decoder: flooding (numba, matches Sionna), layered (numba, "
+                                      "stronger) or sionna (Sionna LDPC5GDecoder, the reference)", choices=DECODERS),
+        "iters": Option("50", "maximum BP decoder iterations", kind="int", minimum=1),
+        "early_stop": Option("on", "stop a block once decoded (syndrome; decoder=sionna: info bits every 2 it.)",
+                             kind="bool"),
+        "cn": Option("boxplus-phi", "check-node rule of decoder=sionna", choices=CN_UPDATES),
     }
 
     def __init__(self, options: dict[str, str] | None = None, *, bandwidth_ratio: float = 1 / 16) -> None:
         super().__init__(options, bandwidth_ratio=bandwidth_ratio)
-        self.decoder = self.options["decoder"]
-        if self.decoder not in DECODERS:
-            raise ValueError(f"option decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
-        try:
-            self.num_iter = int(self.options["iters"])
-        except ValueError:
-            raise ValueError(f"option iters must be an integer >= 1, got {self.options['iters']!r}") from None
-        if self.num_iter < 1:
-            raise ValueError(f"option iters must be an integer >= 1, got {self.options['iters']!r}")
-        self.cn_update = self.options["cn"]
-        if self.cn_update not in CN_UPDATES:
-            raise ValueError(f"option cn must be one of {', '.join(CN_UPDATES)}, got {self.cn_update!r}")
+        self.decoder: str = self.values["decoder"]
+        self.num_iter: int = self.values["iters"]
+        self.cn_update: str = self.values["cn"]
         if self.decoder != "sionna" and self.cn_update != "boxplus-phi":
-            raise ValueError(f"option cn={self.cn_update} needs decoder=sionna; flooding and layered are exact boxplus")
-        self.early_stop = _parse_bool(self.options["early_stop"], "early_stop")
+            raise ValueError(f"scheme {self.name!r}: cn={self.cn_update} needs decoder=sionna; "
+                             "flooding and layered are exact boxplus")
+        self.early_stop: bool = self.values["early_stop"]
 
     def config(self) -> dict[str, Any]:
         return super().config() | {
-            "rate": self.rate,
-            "modulation": "4-QAM Gray (Sionna Mapper qam 2)",
+            "rate": float(self.rate),
+            "modulation": f"{2 ** self.bits_per_symbol}-QAM Gray (Sionna Mapper qam {self.bits_per_symbol})",
             "code": "5G NR LDPC (Sionna LDPC5GEncoder)",
             "decoder": self.decoder,
             "decoder_iterations": self.num_iter,
@@ -177,7 +169,7 @@ class _BpgLdpc(_BpgCodecScheme):
 
     def segmentation(self, height: int, width: int) -> Segmentation:
         """The code blocks for an ``H×W`` image."""
-        return segment(self.channel_uses(height, width), self.rate, _BITS_PER_SYMBOL)
+        return segment(self.channel_uses(height, width), self.rate, self.bits_per_symbol)
 
     def link(self, seg: Segmentation) -> LdpcLink:
         """The (shared) LDPC link for a segmentation."""
@@ -203,7 +195,7 @@ class _BpgLdpc(_BpgCodecScheme):
         return LdpcTransmission(enc, seg, info, symbols)
 
     def symbols(self, encoded: LdpcTransmission) -> torch.Tensor:
-        """The n 4-QAM symbols of the code blocks (+ known pad symbols), ``[0]`` if nothing fits."""
+        """The n QAM symbols of the code blocks (+ known pad symbols), ``[0]`` if nothing fits."""
         return encoded.symbols
 
     def receive(self, tx: Transmission, rx: ChannelOutput) -> Reception:
@@ -278,7 +270,7 @@ class BpgLdpcHalf(_BpgLdpc):
     """BPG + rate-1/2 5G LDPC + 4-QAM."""
 
     description = "BPG + 5G NR LDPC rate 1/2 + 4-QAM (TB + CB CRCs), lost image → grey fallback"
-    rate = 0.5
+    rate = Fraction(1, 2)
 
 
 @register_scheme("bpg-ldpc-3/4")
@@ -286,7 +278,48 @@ class BpgLdpcThreeQuarter(_BpgLdpc):
     """BPG + rate-3/4 5G LDPC + 4-QAM."""
 
     description = "BPG + 5G NR LDPC rate 3/4 + 4-QAM (TB + CB CRCs), lost image → grey fallback"
-    rate = 0.75
+    rate = Fraction(3, 4)
+
+
+#: Code rates of the ``bpg-ldpc:rate=R:qam=M`` family (5G LDPC base graphs 1/2 cover them all).
+MCS_RATES: dict[str, Fraction] = {r: Fraction(r) for r in ("1/3", "1/2", "2/3", "3/4", "5/6")}
+#: QAM orders of the family (Sionna Gray QAM: 2, 4, 6 bits per symbol).
+MCS_QAMS: tuple[str, ...] = ("4", "16", "64")
+
+
+@register_scheme("bpg-ldpc")
+class BpgLdpcMcs(_BpgLdpc):
+    """BPG + 5G LDPC at any rate of :data:`MCS_RATES` + any QAM of :data:`MCS_QAMS`.
+
+    The 4-QAM rates 1/2 and 3/4 are the paper's ``bpg-ldpc-1/2`` and ``bpg-ldpc-3/4``: the
+    registry rewrites those specs to these names (:meth:`named_variant`), so they share one
+    result file.  Bare ``bpg-ldpc`` (no options) is the alias for that pair.
+    """
+
+    description = "BPG + 5G NR LDPC rate R + M-QAM, any MCS (bpg-ldpc:rate=R:qam=M; bare: the paper's pair)"
+    options_schema: ClassVar[dict[str, Option]] = {
+        "rate": Option(None, "LDPC code rate", choices=tuple(MCS_RATES)),
+        "qam": Option(None, "QAM order (Gray mapping)", choices=MCS_QAMS),
+        **_BpgLdpc.options_schema,
+    }
+
+    def __init__(self, options: dict[str, str] | None = None, *, bandwidth_ratio: float = 1 / 16) -> None:
+        super().__init__(options, bandwidth_ratio=bandwidth_ratio)
+        self.rate = MCS_RATES[self.values["rate"]]
+        self.bits_per_symbol = int(self.values["qam"]).bit_length() - 1
+
+    @classmethod
+    def named_variant(cls, options: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+        """4-QAM at rate 1/2 or 3/4 → ``bpg-ldpc-1/2`` / ``bpg-ldpc-3/4`` with the other options."""
+        if options.get("qam") == "4" and options.get("rate") in ("1/2", "3/4"):
+            return f"bpg-ldpc-{options['rate']}", {k: v for k, v in options.items() if k not in ("rate", "qam")}
+        return None
+
+
+def mcs_specs() -> list[str]:
+    """Every MCS of the family as canonical specs, 4-QAM rate 1/2 and 3/4 under their paper names."""
+    return [f"bpg-ldpc-{r}" if q == "4" and r in ("1/2", "3/4") else f"bpg-ldpc:rate={r}:qam={q}"
+            for q in MCS_QAMS for r in MCS_RATES]
 
 
 @dataclass
@@ -314,7 +347,6 @@ class BpgCapacity(_BpgCodecScheme):
     """
 
     description = "BPG at the Shannon budget n·log2(1+SNR), error-free (separate-coding bound)"
-    options_help: ClassVar[dict[str, tuple[str, str]]] = dict(_BpgCodecScheme._codec_options)
 
     def config(self) -> dict[str, Any]:
         return super().config() | {
@@ -358,3 +390,8 @@ class BpgCapacity(_BpgCodecScheme):
         if error:
             extras["error"] = error
         return Reception(image, time.perf_counter() - t0, extras)
+
+
+register_alias("bpg-ldpc", ("bpg-ldpc-1/2", "bpg-ldpc-3/4"))
+register_alias("bpg-ldpc-all", tuple(mcs_specs()))
+register_alias("bpg-ldpc-best", tuple(mcs_specs()), envelope=True)

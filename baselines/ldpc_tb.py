@@ -33,6 +33,7 @@ reads).  With C = 1 the one block always carries payload.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,7 +106,7 @@ class Segmentation:
         return np.arange(self.num_blocks) * self.block_data_bits < int(payload_bits)
 
 
-def segment(n_symbols: int, rate: float, bits_per_symbol: int = 2) -> Segmentation:
+def segment(n_symbols: int, rate: float | Fraction, bits_per_symbol: int = 2) -> Segmentation:
     """Split n complex channel uses at code rate ``rate`` into C identical 5G LDPC blocks.
 
     :raises ValueError: when n is too small for one block that holds its CRC and payload.

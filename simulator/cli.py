@@ -25,8 +25,9 @@ from simulator.channels import CHANNELS, make_channel
 from simulator.checkpoints import CheckpointError
 from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print_error, tqdm_progress
 from simulator.data import DataError, download_kodak, find_dataset, list_images
-from simulator.registry import ALIASES, available_schemes, create_scheme, parse_scheme_list
-from simulator.results import ResultsError, SummaryRow, summarize
+from simulator.options import describe_option
+from simulator.registry import available_aliases, available_schemes, canonical_spec, create_scheme, envelopes_in, parse_scheme_list
+from simulator.results import ResultsError, SummaryRow, envelope, summarize
 from simulator.sweep import SNR_FORMS, SweepConfig, parse_snr_spec, run_sweep
 
 __all__ = ["main", "build_parser", "format_table"]
@@ -85,7 +86,7 @@ def format_table(summary: list[SummaryRow], reference: str | None = None) -> str
         diffs = () if reference is None else ("", "") if d is None else (
             _fmt_diff(d.psnr, 3, d.psnr_ci95), _fmt_diff(d.ms_ssim, 4, d.ms_ssim_ci95))
         lines.append((
-            s.scheme,
+            s.scheme if s.chosen is None else f"{s.scheme} = {s.chosen}",
             f"{s.snr_db:g}",
             _fmt(s.psnr, 2, s.psnr_ci95),
             _fmt(s.ms_ssim, 4, s.ms_ssim_ci95),
@@ -100,8 +101,14 @@ def format_table(summary: list[SummaryRow], reference: str | None = None) -> str
 
 
 def _list_schemes() -> str:
-    lines = [f"{name:<16} {cls.description}".rstrip() for name, cls in available_schemes().items()]
-    lines += [f"{alias:<16} alias for {', '.join(names)}" for alias, names in ALIASES.items()]
+    lines = []
+    for name, cls in available_schemes().items():
+        lines.append(f"{name:<16} {cls.description}".rstrip())
+        lines += [f"{'':<18}{describe_option(key, option)}" for key, option in cls.options_schema.items()]
+    lines.append("")
+    for alias, names in available_aliases().items():
+        kind = "best of" if alias in envelopes_in(alias) else "alias for"
+        lines.append(f"{alias:<16} {kind} {', '.join(names)}")
     return "\n".join(lines)
 
 
@@ -150,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             channel=make_channel(args.channel, args.coherence),
         )
-        reference = args.reference.strip() if args.reference else (specs[0] if len(specs) > 1 else None)
+        envelopes = envelopes_in(args.scheme)
+        reference = canonical_spec(args.reference) if args.reference else (specs[0] if len(specs) > 1 else None)
         if reference is not None and reference not in specs:
             raise ValueError(f"--reference {reference!r} is not one of the swept schemes; accepted: {', '.join(specs)}")
         schemes = [(spec, create_scheme(spec)) for spec in specs]
@@ -174,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
     summary = summarize(rows, reference)
+    for name, members in envelopes.items():
+        summary += envelope(summary, name, members)
     if args.json:
         print(json.dumps([s.to_json() for s in summary], indent=2))
     else:

@@ -37,7 +37,7 @@ from simulator.figure_output import (FigureError, FigureReport, axes_style, erro
                                      write_csv, write_json)
 from simulator.figures_extra import FIG7_DEFAULT_IMAGE, fig7_figure, find_fig7_image, table1_figure
 from simulator.figures_fading import fading_figure
-from simulator.registry import ALIASES, available_schemes, create_scheme
+from simulator.registry import available_aliases, available_schemes, canonical_spec, create_scheme
 from simulator.results import ResultsError, SummaryRow, paired_difference, result_path, summarize
 from simulator.schemes.base import Scheme
 from simulator.sweep import SNR_FORMS, ProgressFactory, SweepConfig, parse_snr_spec, run_sweep
@@ -164,13 +164,13 @@ def scheme_spec(base: str, config: str, extra: dict[str, dict[str, str]] | None 
     name, *opts = base.split(":")
     given = {opt.split("=", 1)[0] for opt in opts}
     added = {}
-    for key in [*(alias for alias, names in ALIASES.items() if name in names), name]:
+    for key in [*(alias for alias, names in available_aliases().items() if name in names), name]:
         added |= (extra or {}).get(key, {})
     spec = ":".join([base, *(f"{k}={v}" for k, v in added.items() if k not in given)])
     cls = available_schemes().get(name)
-    if cls is not None and "config" in cls.options_help and config != cls.options_help["config"][0] and "config" not in given:
+    if cls is not None and "config" in cls.options_schema and "config" not in given:
         spec += f":config={config}"
-    return spec
+    return canonical_spec(spec)
 
 
 class FigureContext:
@@ -514,7 +514,7 @@ def _scheme_options(items: list[str]) -> dict[str, dict[str, str]]:
         pairs = [opt.split("=", 1) for opt in rest.split(":")] if sep else []
         if not name or not pairs or any(len(p) != 2 or not p[0] for p in pairs):
             raise ValueError(f"bad --scheme-option {item!r}; expected NAME:KEY=VALUE[:KEY=VALUE]")
-        known = [*available_schemes(), *ALIASES]
+        known = [*available_schemes(), *available_aliases()]
         if name not in known:
             raise ValueError(f"bad --scheme-option {item!r}: unknown scheme {name!r}; accepted: {', '.join(known)}")
         out.setdefault(name, {}).update({k.strip(): v.strip() for k, v in pairs})

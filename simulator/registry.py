@@ -5,7 +5,11 @@ decorated with ``@register_scheme``, add the module path to :data:`SCHEME_MODULE
 add a test (see ``docs/adding-a-scheme.md``).
 
 CLI spec syntax: ``name`` or ``name:key=value:key=value`` (e.g. ``ours:steps=2:s1=0.5``);
-several specs are separated by commas.  Aliases expand to several schemes.
+several specs are separated by commas.  Specs are made canonical (:func:`canonical_spec`):
+options in the scheme's declared order, values in canonical form, defaults dropped, named
+variants under their name — one configuration, one spec, one result file.  Aliases
+(:func:`register_alias`) stand for several specs; an *envelope* alias also asks for the
+summary row of the best of them at each SNR (:func:`envelopes_in`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from __future__ import annotations
 import importlib
 from typing import Callable, TypeVar
 
+from simulator.options import parse_options
 from simulator.schemes.base import Scheme
 
-__all__ = ["register_scheme", "available_schemes", "create_scheme", "parse_scheme_list", "SCHEME_MODULES"]
+__all__ = ["register_scheme", "register_alias", "available_schemes", "available_aliases", "create_scheme",
+           "canonical_spec", "parse_scheme_list", "envelopes_in", "SCHEME_MODULES"]
 
 #: Modules imported (lazily) to fill the registry.
 SCHEME_MODULES: tuple[str, ...] = (
@@ -25,10 +31,9 @@ SCHEME_MODULES: tuple[str, ...] = (
     "baselines.cddm.scheme",
 )
 
-#: alias → the schemes it stands for.
-ALIASES: dict[str, tuple[str, ...]] = {"bpg-ldpc": ("bpg-ldpc-1/2", "bpg-ldpc-3/4")}
-
 _REGISTRY: dict[str, type[Scheme]] = {}
+#: alias → (the specs it stands for, whether it is an envelope).
+_ALIASES: dict[str, tuple[tuple[str, ...], bool]] = {}
 _loaded = False
 
 S = TypeVar("S", bound=type[Scheme])
@@ -47,6 +52,14 @@ def register_scheme(name: str) -> Callable[[S], S]:
     return decorate
 
 
+def register_alias(name: str, specs: tuple[str, ...], envelope: bool = False) -> None:
+    """Let ``name`` (without options) stand for ``specs``.  With ``envelope``, the summary also
+    gets a row ``name`` per SNR: the spec with the best mean PSNR there (:func:`envelopes_in`).
+    A scheme may share its name with an alias: the bare name is the alias, the name with
+    options the scheme."""
+    _ALIASES[name] = (tuple(specs), envelope)
+
+
 def _load_all() -> None:
     global _loaded
     if _loaded:
@@ -62,6 +75,12 @@ def available_schemes() -> dict[str, type[Scheme]]:
     return dict(sorted(_REGISTRY.items()))
 
 
+def available_aliases() -> dict[str, tuple[str, ...]]:
+    """Alias → the specs it stands for."""
+    _load_all()
+    return {name: specs for name, (specs, _) in sorted(_ALIASES.items())}
+
+
 def _parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     name, *opts = spec.strip().split(":")
     options: dict[str, str] = {}
@@ -73,31 +92,58 @@ def _parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return name.strip(), options
 
 
-def parse_scheme_list(text: str) -> list[str]:
-    """Split a comma-separated ``--scheme`` value into single specs, expanding aliases.
-
-    :raises ValueError: naming the unknown scheme and the accepted names.
-    """
+def _scheme_class(name: str) -> type[Scheme]:
     schemes = available_schemes()
+    if name not in schemes:
+        accepted = ", ".join(sorted({*schemes, *_ALIASES}))
+        raise ValueError(f"unknown scheme {name!r}; accepted: {accepted}")
+    return schemes[name]
+
+
+def canonical_spec(spec: str) -> str:
+    """The one spec of a configuration: ``cddm:eta=0.0:start=matched`` → ``cddm``,
+    ``ours:decoder=jscc:steps=1`` → ``ours:steps=1:decoder=jscc``,
+    ``bpg-ldpc:rate=1/2:qam=4`` → ``bpg-ldpc-1/2``.
+
+    :raises ValueError: one line, for an unknown scheme, option or value.
+    """
+    name, given = _parse_spec(spec)
+    cls = _scheme_class(name)
+    texts, _ = parse_options(name, cls.options_schema, given)
+    variant = cls.named_variant(texts)
+    if variant is not None:
+        name, given = variant
+        cls = _scheme_class(name)
+        texts, _ = parse_options(name, cls.options_schema, given)
+    kept = [f"{k}={v}" for k, v in texts.items() if v != cls.options_schema[k].default]
+    return ":".join([name, *kept])
+
+
+def parse_scheme_list(text: str) -> list[str]:
+    """Split a comma-separated ``--scheme`` value into canonical specs, expanding aliases.
+
+    :raises ValueError: naming the unknown scheme (or bad option) and what is accepted.
+    """
+    _load_all()
     specs: list[str] = []
     for spec in filter(None, (s.strip() for s in text.split(","))):
-        name, _ = _parse_spec(spec)
-        if name in ALIASES:
-            specs.extend(ALIASES[name])
-        elif name in schemes:
-            specs.append(spec)
+        if spec in _ALIASES:
+            specs.extend(_ALIASES[spec][0])
         else:
-            accepted = ", ".join([*schemes, *ALIASES])
-            raise ValueError(f"unknown scheme {name!r}; accepted: {accepted}")
+            specs.append(canonical_spec(spec))
     if not specs:
-        raise ValueError(f"no scheme given in {text!r}; accepted: {', '.join(schemes)}")
+        raise ValueError(f"no scheme given in {text!r}; accepted: {', '.join(sorted({*_REGISTRY, *_ALIASES}))}")
     return list(dict.fromkeys(specs))
+
+
+def envelopes_in(text: str) -> dict[str, tuple[str, ...]]:
+    """The envelope aliases named in a ``--scheme`` value: name → the specs it picks from."""
+    _load_all()
+    names = (s.strip() for s in text.split(","))
+    return {n: _ALIASES[n][0] for n in names if n in _ALIASES and _ALIASES[n][1]}
 
 
 def create_scheme(spec: str, **kwargs: object) -> Scheme:
     """Instantiate a scheme from a CLI spec such as ``ours:steps=2``."""
     name, options = _parse_spec(spec)
-    schemes = available_schemes()
-    if name not in schemes:
-        raise ValueError(f"unknown scheme {name!r}; accepted: {', '.join(schemes)}")
-    return schemes[name](options, **kwargs)
+    return _scheme_class(name)(options, **kwargs)

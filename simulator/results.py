@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -43,6 +43,7 @@ __all__ = [
     "dedupe_rows",
     "latest_config_rows",
     "summarize",
+    "envelope",
 ]
 
 
@@ -226,6 +227,7 @@ class SummaryRow:
     ``extras`` holds the means of the other numeric extras (e.g. ``steps``).
     ``vs_reference`` is the paired difference to the reference spec (``summarize(...,
     reference=...)``), ``None`` for the reference itself or without a reference.
+    ``chosen`` is set on the rows of an envelope (:func:`envelope`): the spec picked at that SNR.
     """
 
     scheme: str
@@ -242,13 +244,15 @@ class SummaryRow:
     delivered: float | None = None
     extras: dict[str, float] = field(default_factory=dict)
     vs_reference: PairedDifference | None = None
+    chosen: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A strict-JSON dict (non-finite numbers → ``None``; ``delivered`` only if reported,
         ``vs_reference`` only if computed)."""
         out = {k: _finite_or_none(v) for k, v in self.__dict__.items() if k not in ("extras", "vs_reference")}
-        if self.delivered is None:
-            del out["delivered"]
+        for key in ("delivered", "chosen"):
+            if out[key] is None:
+                del out[key]
         out["extras"] = {k: _finite_or_none(v) for k, v in self.extras.items()}
         if self.vs_reference is not None:
             out["vs_reference"] = self.vs_reference.to_json()
@@ -366,3 +370,22 @@ def summarize(rows: Iterable[dict[str, Any]], reference: str | None = None) -> l
                 )
             )
     return summary
+
+
+def envelope(summary: Iterable[SummaryRow], name: str, specs: Iterable[str]) -> list[SummaryRow]:
+    """The best of ``specs`` at each (data set, SNR): what a transmitter that knows the SNR
+    would pick, judged by the mean PSNR over the data set (e.g. ``bpg-ldpc-best`` over every MCS).
+
+    :returns: one row per (data set, SNR) where any of ``specs`` has rows, a copy of the best
+        row with ``scheme = name`` and ``chosen`` = its spec; ties go to the earlier spec.
+    """
+    order = {spec: i for i, spec in enumerate(specs)}
+    best: dict[tuple[str, float], SummaryRow] = {}
+    for row in summary:
+        if row.scheme not in order or not math.isfinite(row.psnr):
+            continue
+        key = (row.dataset, row.snr_db)
+        held = best.get(key)
+        if held is None or (row.psnr, -order[row.scheme]) > (held.psnr, -order[held.scheme]):
+            best[key] = row
+    return [replace(row, scheme=name, name=name, chosen=row.scheme) for _, row in sorted(best.items())]

@@ -18,6 +18,7 @@ from PIL import Image
 from simulator.channel import complex_to_real, power_normalize, real_to_complex
 from simulator.channels import ChannelOutput
 from simulator.csi import mmse_equalize
+from simulator.options import Option
 from simulator.registry import register_scheme
 from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
 
@@ -32,7 +33,7 @@ class IdentityScheme(Scheme):
     (``gains``: their fading gains)."""
 
     description = "test only: raw pixels over AWGN"
-    options_help = {"gain": ("1", "scale of the reconstruction (changes the config)")}
+    options_schema = {"gain": Option("1", "scale of the reconstruction (changes the config)", kind="float")}
 
     def __init__(self, options: dict[str, str] | None = None, **kwargs: object) -> None:
         super().__init__(options, bandwidth_ratio=0.5)
@@ -66,7 +67,7 @@ class IdentityScheme(Scheme):
         with Stopwatch() as sw:
             y = tx.encoded[None]
             scale = y.norm() / power_normalize(y).norm()
-            y_hat = complex_to_real(mmse_equalize(rx)) * scale * float(self.options["gain"])
+            y_hat = complex_to_real(mmse_equalize(rx)) * scale * self.values["gain"]
             image = ((y_hat + 1) / 2).reshape(tx.image.shape)
         return Reception(image, sw.seconds, {"delivered": rx.snr_db >= 0, "steps": 2 if rx.snr_db < 0 else 1})
 

@@ -227,7 +227,8 @@ def test_scheme_spec_adds_config_and_options() -> None:
     assert scheme_spec("ours:s1=0", "tiny") == "ours:s1=0:config=tiny"
     assert scheme_spec("bpg-capacity", "tiny") == "bpg-capacity"
     extra = {"ours": {"steps": "2", "s1": "0"}}
-    assert scheme_spec("ours:steps=1:decoder=jscc", "paper", extra) == "ours:steps=1:decoder=jscc:s1=0:config=paper"
+    # canonical: the schema's option order, whatever order the options came in
+    assert scheme_spec("ours:steps=1:decoder=jscc", "paper", extra) == "ours:steps=1:s1=0:decoder=jscc:config=paper"
 
 
 def test_bench_latency_smoke(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,19 +28,11 @@ import torch
 from baselines.cddm.model import OFFICIAL_T_MAX_DB, START_RULES
 from baselines.cddm.training import load_cddm
 from simulator.checkpoints import checkpoint_dir, load_checkpoint
+from simulator.options import Option
 from simulator.registry import register_scheme
 from simulator.schemes.latent import LatentScheme
 
 __all__ = ["CDDMScheme"]
-
-
-def _float_option(name: str, text: str, allow_none: bool = False) -> float | None:
-    if allow_none and text.lower() == "none":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"cddm: bad {name}={text!r}; expected a number{' or none' if allow_none else ''}") from None
 
 
 @register_scheme("cddm")
@@ -49,26 +41,25 @@ class CDDMScheme(LatentScheme):
     latent, starting at the diffusion step whose noise level matches the channel SNR."""
 
     description = "JSCC-T + CDDM channel-denoising diffusion model (ref. [5]), finetuned decoder"
-    options_help = LatentScheme.options_help | {
-        "decoder": ("auto", "decoder weights: auto (finetuned if shipped, else jscc), finetuned or jscc"),
-        "eta": ("0", "sampler η: 0 = CDDM's deterministic update, 1 = DDPM posterior noise"),
-        "snr_floor": ("none", "match the start step at max(SNR, this dB) to cap the steps "
-                      f"(none = no cap for start=matched, {OFFICIAL_T_MAX_DB:g} dB for start=official)"),
-        "start": ("matched", "start rule: matched (σ² = (1−ᾱ)/ᾱ exactly) or official (the official sampler's)"),
-    }
+    options_schema = {
+        "decoder": Option("auto", "decoder weights: auto (finetuned if shipped, else jscc), finetuned or jscc",
+                          choices=("auto", "finetuned", "jscc")),
+        "eta": Option("0", "sampler η: 0 = CDDM's deterministic update, 1 = DDPM posterior noise",
+                      kind="float", minimum=0),
+        "snr_floor": Option("none", "match the start step at max(SNR, this dB) to cap the steps "
+                            f"(none = no cap for start=matched, {OFFICIAL_T_MAX_DB:g} dB for start=official)",
+                            kind="float", choices=("none",)),
+        "start": Option("matched", "start rule: matched (σ² = (1−ᾱ)/ᾱ exactly) or official (the official sampler's)",
+                        choices=START_RULES),
+    } | LatentScheme.options_schema  # config last: the order of canonical specs
     late_options = frozenset({"start"})
 
     def __init__(self, options: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
         o = self.options
-        if o["decoder"] not in ("auto", "finetuned", "jscc"):
-            raise ValueError(f"cddm: bad decoder={o['decoder']!r}; accepted: auto, finetuned, jscc")
-        self.eta = float(_float_option("eta", o["eta"]))  # type: ignore[arg-type]
-        if self.eta < 0:
-            raise ValueError(f"cddm: eta must be ≥ 0, got {self.eta}")
-        self.snr_floor_db = _float_option("snr_floor", o["snr_floor"], allow_none=True)
-        if o["start"] not in START_RULES:
-            raise ValueError(f"cddm: bad start={o['start']!r}; accepted: {', '.join(START_RULES)}")
+        self.eta = float(self.values["eta"])
+        floor = self.values["snr_floor"]
+        self.snr_floor_db = None if floor == "none" else float(floor)
         self.start = o["start"]
         ckpt_dir = checkpoint_dir()
         cddm_path = ckpt_dir / f"cddm-{self.config_name}.safetensors"

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import torch
 
 from simulator.channels import ChannelOutput, Realisation
+from simulator.options import Option, parse_options
 
 
 @dataclass
@@ -62,13 +63,15 @@ class Scheme(abc.ABC):
     """Base class of all schemes.  Subclasses are registered with
     :func:`simulator.registry.register_scheme`.
 
-    :param options: string options parsed from the CLI (``name:key=value:key=value``).
+    :param options: string options from the CLI spec (``name:key=value:key=value``), checked
+        against :attr:`options_schema`.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    #: option name → (default, help); unknown options are rejected by :meth:`__init__`.
-    options_help: ClassVar[dict[str, tuple[str, str]]] = {}
+    #: option name → its typed declaration (:class:`simulator.options.Option`); parsed once
+    #: by :meth:`__init__` (unknown options and bad values are one-line ``ValueError``\ s).
+    options_schema: ClassVar[dict[str, Option]] = {}
     #: The scheme's code version: bump it in the same change that alters what the scheme
     #: outputs for the same config and weights.  Recorded in every result row; stored rows of
     #: another version are never reused (see ``docs/results-format.md``).  Rows written
@@ -79,19 +82,25 @@ class Scheme(abc.ABC):
     late_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: dict[str, str] | None = None, *, bandwidth_ratio: float = 1 / 16) -> None:
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(self.options_help))
-        if unknown:
-            accepted = ", ".join(self.options_help) or "none"
-            raise ValueError(f"scheme {self.name!r}: unknown option(s) {unknown}; accepted: {accepted}")
-        self.options = {k: v[0] for k, v in self.options_help.items()} | options
+        #: canonical text of every option (defaults included): what :meth:`config` records.
+        self.options: dict[str, str]
+        #: the typed value of every option, same keys.
+        self.values: dict[str, Any]
+        self.options, self.values = parse_options(self.name, self.options_schema, dict(options or {}))
         self.bandwidth_ratio = float(bandwidth_ratio)
+
+    @classmethod
+    def named_variant(cls, options: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+        """Another registered scheme that *is* this one with these (canonical) options, and the
+        options left for it — e.g. ``bpg-ldpc:rate=1/2:qam=4`` is ``bpg-ldpc-1/2`` — so that one
+        configuration has one spec and one result file; ``None`` when there is none."""
+        return None
 
     # --- description -------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         """Everything that defines this scheme's behaviour (recorded in every result row)."""
         options = {k: v for k, v in self.options.items()
-                   if not (k in self.late_options and v == self.options_help[k][0])}
+                   if not (k in self.late_options and v == self.options_schema[k].default)}
         return {"name": self.name, "bandwidth_ratio": self.bandwidth_ratio, "options": options}
 
     def checkpoint_hash(self) -> str | None:

@@ -30,6 +30,7 @@ from simulator.csi import effective_snr_db, mmse_equalize
 from simulator.data import pad_to_multiple
 from simulator.link import normalize_latent, sent_mask
 from simulator.models.jscc import JSCC_CONFIGS, STRIDE, JSCCCodec, JSCCConfig
+from simulator.options import Option
 from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
 
 __all__ = ["EncodedLatent", "LatentScheme", "load_jscc", "receiver_generator"]
@@ -78,13 +79,11 @@ class EncodedLatent:
 class LatentScheme(Scheme):
     """Base of ``jscc-t``, ``ours`` and ``cddm``; option ``config`` picks the weights set."""
 
-    options_help = {"config": ("cpu", "codec configuration whose weights to use: cpu, paper or tiny")}
+    options_schema = {"config": Option("cpu", "codec configuration whose weights to use", choices=tuple(JSCC_CONFIGS))}
 
     def __init__(self, options: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
-        self.config_name = self.options["config"]
-        if self.config_name not in JSCC_CONFIGS:
-            raise ValueError(f"{self.name}: bad config={self.config_name!r}; accepted: {', '.join(JSCC_CONFIGS)}")
+        self.config_name = self.values["config"]
         jscc_path = checkpoint_dir() / f"jscc-t-{self.config_name}.safetensors"
         self.codec, self.jscc_card = load_jscc(jscc_path)
         if abs(self.codec.cfg.bandwidth_ratio - self.bandwidth_ratio) > 1e-12:

@@ -23,6 +23,7 @@ import torch
 
 from simulator.checkpoints import checkpoint_dir, load_checkpoint
 from simulator.models.denoiser import S1_MODES, initial_similarity
+from simulator.options import Option
 from simulator.registry import register_scheme
 from simulator.schemes.latent import LatentScheme
 from simulator.training.denoiser_task import load_denoiser
@@ -37,24 +38,22 @@ class OursScheme(LatentScheme):
     """Paper §III: iterative residual latent denoising conditioned on the similarity score."""
 
     description = "JSCC-T + SS-conditioned residual latent denoiser (adaptive steps, T_max=3)"
-    options_help = LatentScheme.options_help | {
-        "steps": ("adaptive", f"denoising steps: {', '.join(STEP_CHOICES)}"),
-        "s1": ("empirical", f"initial similarity score: {', '.join(S1_MODES)}"),
-        "alpha": ("1", "SS-loss weight of the denoiser weights to load: 1 or 0"),
-        "decoder": ("auto", "decoder weights: auto, finetuned (phase 3) or jscc (phase 1)"),
-        "margin": ("auto", "adaptive stop margin, dB of effective latent SNR: auto (calibrated, from the "
-                           "denoiser card) or a number >= 0 (0 = the paper's rule)"),
-    }
+    options_schema = {
+        "steps": Option("adaptive", "denoising steps (adaptive: stop when g_s predicts no gain, T_max)",
+                        choices=STEP_CHOICES),
+        "s1": Option("empirical", "initial similarity score", choices=S1_MODES),
+        "alpha": Option("1", "SS-loss weight of the denoiser weights to load", choices=("1", "0")),
+        "decoder": Option("auto", "decoder weights: auto, finetuned (phase 3) or jscc (phase 1)",
+                          choices=("auto", "finetuned", "jscc")),
+        "margin": Option("auto", "adaptive stop margin, dB of effective latent SNR (auto: calibrated, from "
+                                 "the denoiser card; 0: the paper's rule)", kind="float", choices=("auto",), minimum=0),
+    } | LatentScheme.options_schema  # config last: the order of canonical specs
     #: 2: g_s predicts each step's gain in dB and the adaptive rule has a stop margin.
     implementation_version = 2
 
     def __init__(self, options: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)
         o = self.options
-        for key, accepted in (("steps", STEP_CHOICES), ("s1", S1_MODES), ("alpha", ("1", "0")),
-                              ("decoder", ("auto", "finetuned", "jscc"))):
-            if o[key] not in accepted:
-                raise ValueError(f"ours: bad {key}={o[key]!r}; accepted: {', '.join(accepted)}")
         self.steps = None if o["steps"] == "adaptive" else int(o["steps"])
         den_path = checkpoint_dir() / f"denoiser-{self.config_name}-alpha{o['alpha']}.safetensors"
         self.denoiser, self.denoiser_card = load_denoiser(den_path)
@@ -66,19 +65,8 @@ class OursScheme(LatentScheme):
             self.decoder.load_state_dict(tensors)
             self.weight_hashes.append(card["sha256"])
         self.t_max = int(self.denoiser_card.get("t_max", 3))
-        self.margin_db = self._parse_margin(o["margin"], float(self.denoiser_card["stop_margin_db"]))
-
-    @staticmethod
-    def _parse_margin(text: str, calibrated: float) -> float:
-        if text == "auto":
-            return calibrated
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not value >= 0:
-            raise ValueError(f"ours: bad margin={text!r}; accepted: auto or a number of dB >= 0")
-        return value
+        margin = self.values["margin"]
+        self.margin_db = float(self.denoiser_card["stop_margin_db"]) if margin == "auto" else float(margin)
 
     def config(self) -> dict[str, Any]:
         return super().config() | {"t_max": self.t_max, "denoiser_config": self.denoiser_card["config"],
