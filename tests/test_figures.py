@@ -187,6 +187,23 @@ def test_fig4_all_schemes(dataset: Path, out: Path) -> None:
     assert "ours_minus_psnr" in header and "ours_minus_ms_ssim_ci95" in header
 
 
+def test_mcs_figure_envelope(dataset: Path, out: Path) -> None:
+    from simulator.figures_mcs import mcs_of
+
+    assert _run("mcs", dataset, out, "--snr", "0,20", "--limit", "1") == 0
+    data = json.loads(_files(out, "mcs", (*FIGURE_FILES, "md"))["json"].read_text())
+    assert len(data["mcs"]) == 15 and [p["snr_db"] for p in data["best"]] == [0, 20]
+    for best in data["best"]:
+        family = [p["psnr"] for points in data["mcs"].values() for p in points if p["snr_db"] == best["snr_db"]]
+        assert best["psnr"] == pytest.approx(max(family))
+        assert data["mcs"][best["chosen"]][[p["snr_db"] for p in data["mcs"][best["chosen"]]].index(best["snr_db"])][
+            "psnr"] == pytest.approx(best["psnr"])
+    efficiency = [float(r) * math.log2(q) for r, q in (mcs_of(p["chosen"]) for p in data["best"])]
+    assert efficiency[1] > efficiency[0]  # more SNR, a denser MCS
+    table = (out / "quick" / "mcs.md").read_text()
+    assert "| 0 |" in table and "| 20 |" in table and "chosen MCS" in table
+
+
 @pytest.mark.skipif(not set(FIG4_NEEDS) <= set(available_schemes()),
                     reason=f"fading needs the schemes {', '.join(FIG4_NEEDS)}, not all registered yet")
 def test_fading_figure(dataset: Path, out: Path) -> None:
