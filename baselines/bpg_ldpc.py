@@ -1,16 +1,22 @@
-"""Classical separate link: BPG source coding + 5G NR LDPC + 4-QAM over the shared channel.
+"""Classical separate link: BPG source coding + 5G NR LDPC + QAM over the shared channel.
 
 Schemes
 -------
-``bpg-ldpc-1/2``, ``bpg-ldpc-3/4``
+``bpg-ldpc-1/2``, ``bpg-ldpc-3/4``, ``bpg-ldpc:rate=R:qam=M``
+    The paper's two 4-QAM links and the family of every MCS (R ∈ :data:`MCS_RATES`,
+    M ∈ :data:`MCS_QAMS`, Gray M-QAM, Es = 1; the 4-QAM rates 1/2 and 3/4 *are* the paper's
+    schemes).  Aliases: ``bpg-ldpc`` (the paper's pair), ``bpg-ldpc-all`` (all 15) and
+    ``bpg-ldpc-best`` (all 15 and their envelope, the best MCS per SNR, in the summary).
     BPG payload (see :mod:`bpg_tools`, 4:2:0 like ``bpgenc``) → 5G transport block with
-    CRCs (:mod:`baselines.ldpc_tb`) → 5G LDPC (Sionna ``LDPC5GEncoder``) → Gray 4-QAM
-    (Sionna ``Mapper("qam", 2)``, Es = 1) → the sweep's channel (``y = h·x + sqrt(N0)·w``,
-    h = 1 over AWGN) → ``Demapper("app", "qam", 2)`` on the zero-forced ``y/h`` with the
+    CRCs (:mod:`baselines.ldpc_tb`) → 5G LDPC (Sionna ``LDPC5GEncoder``) → Gray M-QAM
+    (Sionna ``Mapper("qam", log2 M)``, Es = 1) → the sweep's channel (``y = h·x + sqrt(N0)·w``,
+    h = 1 over AWGN) → ``Demapper("app", "qam", log2 M)`` on the zero-forced ``y/h`` with the
     per-symbol noise variance ``no = N0/|h|²`` (exact LLRs; ``y`` and ``no = N0`` over AWGN,
     :func:`simulator.csi.demapper_input`) → BP decoder (:mod:`baselines.ldpc_link`: numba
-    flooding by default, 50 iterations with syndrome early stop) → BPG decoder.  No
-    interleaver: code block j is sent on consecutive channel uses.
+    flooding by default, 50 iterations with syndrome early stop) → BPG decoder.  Each code
+    block gets 5G's bit interleaver for its QAM order (TS 38.212 §5.4.2.2, Sionna's
+    ``num_bits_per_symbol``) and no other interleaving: block j is sent on consecutive
+    channel uses.
 ``bpg-capacity``
     BPG at the budget ``floor(Σ_i log2(1 + |h_i|²·SNR))`` bits of the image's own channel
     realisation (``floor(n·log2(1 + SNR))`` over AWGN), delivered error-free: the upper bound of
