@@ -19,8 +19,9 @@ Schedules
     messages clipped to ±``LLR_MAX`` (20), all checks updated from the previous iteration's
     messages.  The check update is the exact boxplus in the tanh domain (Sionna's
     ``boxplus-phi`` computes the same function in the φ domain; both are exact sum-product
-    up to float32 rounding) with a vectorisable exp/log written here (relative error
-    < 1e-6).  It makes the same block errors as Sionna's decoder at the same iteration
+    up to float32 rounding) with a vectorisable float32 exp and log written here (exp:
+    relative error ≈ 1e-6, log: absolute error ≈ 2e-6, both dominated by the float32
+    range reduction).  It makes the same block errors as Sionna's decoder at the same iteration
     count (``tests/test_ldpc_decoder.py``).
 ``layered``
     Row-layered BP (one layer = one base row, i.e. Z independent checks): the posterior is
@@ -29,9 +30,11 @@ Schedules
     receiver, not a drop-in.
 
 Both stop a code block as soon as its hard decisions satisfy every parity check (syndrome
-early stop), checked after every iteration.  All blocks of one call are decoded in one
-numba ``prange`` loop (one thread per block); inside a block the Z checks of a base row
-are processed as float32 vectors (SIMD).  Compiled kernels are cached on disk
+early stop), checked after every iteration (or not at all: ``early_stop=False``).  With
+more than one numba thread the blocks of one call are decoded in a ``prange`` loop (one
+thread per block), with one thread in a plain loop; inside a block the Z checks of a base
+row are processed as float32 vectors (SIMD), gathers and scatters fused into the check
+update.  Compiled kernels are cached on disk
 (``numba cache=True``), so only the first use on a machine compiles (~10 s).
 """
 
@@ -58,9 +61,10 @@ _TWO = _F(2.0)
 _CLIP = _F(LLR_MAX)
 _LOG2E = _F(1.4426950408889634)
 _LN2 = _F(0.6931471805599453)
-_SQRT2 = _F(1.4142135623730951)
 _T_MIN = _F(1e-30)  # floor of tanh(|v|/2): keeps the extrinsic division finite
 _EPS = _F(2.0 ** -24)  # caps |prod / t| at 1 − 2^-24, the largest float32 below 1
+_SIGN_BIT = np.int32(-0x80000000)
+_SQRT_HALF_BITS = 0x3F3504F3  # the bits of float32 √½
 
 
 # --------------------------------------------------------------------------- graph
@@ -182,43 +186,62 @@ def _as_float(typingctx, x):  # pragma: no cover - compiled
     return types.float32(types.int32), codegen
 
 
+@intrinsic
+def _log_split(typingctx, x):  # pragma: no cover - compiled
+    """(e, m) with float32 x = 2^e·m, m in [√½, √2), e as float32 (normal positive x).
+
+    In int32 arithmetic: written in Python, numba would widen it to int64 in every vector lane.
+    """
+    sig = types.UniTuple(types.float32, 2)(types.float32)
+
+    def codegen(context, builder, sig, args):
+        i32, f32 = ir.IntType(32), ir.FloatType()
+        b = builder.bitcast(args[0], i32)
+        e = builder.ashr(builder.sub(b, ir.Constant(i32, _SQRT_HALF_BITS)), ir.Constant(i32, 23))
+        m = builder.bitcast(builder.sub(b, builder.shl(e, ir.Constant(i32, 23))), f32)
+        return context.make_tuple(builder, sig.return_type, (builder.sitofp(e, f32), m))
+    return sig, codegen
+
+
 _JIT = dict(inline="always", fastmath=True, error_model="numpy")
 
 
 @numba.njit(**_JIT)
 def _exp_neg(a):  # pragma: no cover - compiled
-    """exp(−a) for float32 a in [0, 80] (relative error < 1e-6), vectorisable."""
+    """exp(−a) for float32 a in [0, 80], vectorisable.
+
+    2^−y (y = a·log2 e) = 2^−n · 2^−f with n = round(y), |f| ≤ 1/2, 2^−f by a degree-6
+    polynomial (Chebyshev fit, relative error 1e-7); the rounding of y adds up to 1e-6 at
+    a = 20.
+    """
     y = a * _LOG2E
     n = np.int32(y + _F(0.5))
-    g = (y - _F(n)) * _LN2  # |g| ≤ ln2/2; exp(-g) by Taylor to degree 7
-    p = _F(1.0 / 5040.0)
-    p = _F(1.0 / 720.0) - g * p
-    p = _F(1.0 / 120.0) - g * p
-    p = _F(1.0 / 24.0) - g * p
-    p = _F(1.0 / 6.0) - g * p
-    p = _F(0.5) - g * p
-    p = _ONE - g * p
-    p = _ONE - g * p
+    f = y - _F(n)  # |f| ≤ 1/2
+    p = _F(0.00015465312753804028)
+    p = _F(-0.0013395280111581087) + f * p
+    p = _F(0.009618040174245834) + f * p
+    p = _F(-0.05550340563058853) + f * p
+    p = _F(0.24022650718688965) + f * p
+    p = _F(-0.6931471824645996) + f * p
+    p = _F(1.0) + f * p
     return p * _as_float((127 - n) << 23)  # × 2^-n
 
 
 @numba.njit(**_JIT)
 def _log(x):  # pragma: no cover - compiled
-    """ln(x) for normal positive float32 x (absolute error < 3e-6), vectorisable."""
-    b = _as_int(x)
-    e = (b >> 23) - 127
-    m = _as_float((b & 0x7FFFFF) | 0x3F800000)  # mantissa in [1, 2)
-    big = m > _SQRT2
-    m = m * (_F(0.5) if big else _ONE)
-    e = e + (1 if big else 0)
-    s = (m - _ONE) / (m + _ONE)  # |s| ≤ 0.172: ln m = 2·atanh(s)
+    """ln(x) for normal positive float32 x, vectorisable.
+
+    x = 2^e·m, m in [√½, √2), ln m = 2·atanh(s) with s = (m − 1)/(m + 1) to degree 7 in s
+    (truncation < 3e-8); absolute error < 3e-6, the float32 rounding of |ln x| ≤ 20.
+    """
+    e, m = _log_split(x)
+    s = (m - _ONE) / (m + _ONE)  # |s| ≤ 0.172
     s2 = s * s
-    p = _F(1.0 / 9.0)
-    p = _F(1.0 / 7.0) + s2 * p
-    p = _F(1.0 / 5.0) + s2 * p
-    p = _F(1.0 / 3.0) + s2 * p
-    p = _ONE + s2 * p
-    return _TWO * s * p + _F(e) * _LN2
+    p = _F(2.0 / 7.0)
+    p = _F(2.0 / 5.0) + s2 * p
+    p = _F(2.0 / 3.0) + s2 * p
+    p = _TWO + s2 * p
+    return s * p + e * _LN2
 
 
 @numba.njit(**_JIT)
@@ -233,61 +256,109 @@ def _signed_tanh_half(v):  # pragma: no cover - compiled
 def _extrinsic(prod, t):  # pragma: no cover - compiled
     """2·atanh(prod / t): the check's message on the edge whose signed tanh is ``t``.
 
-    Written as ln((|t| + |prod|) / (|t| − |prod|)) (one division); the ratio |prod/t| is
-    capped just below 1, so |result| ≤ 17.3 (Sionna's φ clipping gives ≤ 16.6).
+    Written as ±ln((|t| − |prod|) / (|t| + |prod|)) (one division), the sign from the sign
+    bits of ``prod`` and ``t``; the ratio |prod/t| is capped just below 1, so |result| ≤ 17.3
+    (Sionna's φ clipping gives ≤ 16.6).
     """
     at, ap = abs(t), abs(prod)
     m = -_log(max(at - ap, at * _EPS) / (at + ap))
-    return -m if (prod < _F(0.0)) != (t < _F(0.0)) else m
+    return _as_float(_as_int(m) ^ ((_as_int(prod) ^ _as_int(t)) & _SIGN_BIT))
 
 
 # --------------------------------------------------------------------------- kernels
 # A circulant with shift s joins check i of a base row to variable (i + s) mod Z of base
-# column c: for i < Z − s that is c·Z + s + i, for the rest c·Z + i − (Z − s).  Copies are
-# split at Z − s so each half is a contiguous slice and the arithmetic runs on contiguous
-# [d, Z] buffers (vectorised).
+# column c: for i < Z − s that is c·Z + s + i, for the rest c·Z + i − (Z − s).  Every edge
+# loop is split at Z − s into two halves, each over contiguous slices (views) indexed by
+# the loop counter alone, so the gather / scatter is fused into vectorised arithmetic.
+# (Indexed as ``post[base + s + i]`` instead, the loops are not vectorised: numba wraps
+# a possibly negative index per element.)
 
 @numba.njit(**_JIT)
-def _check_row(post, c2v, e0, e1, cols, shifts, z, vbuf, tbuf, prod):  # pragma: no cover - compiled
-    """Exact boxplus (tanh rule) update of the Z checks of one base row.
+def _tanh_half(post, c2v, tbuf, prod, n):  # pragma: no cover - compiled
+    """``tbuf[i]`` = signed tanh of (``post[i]`` − ``c2v[i]``)/2, multiplied into ``prod[i]``, i < n."""
+    for i in range(n):
+        t = _signed_tanh_half(post[i] - c2v[i])
+        tbuf[i] = t
+        prod[i] = prod[i] * t
 
-    Reads the posteriors ``post`` ([V] float32) and the row's old check-to-variable
-    messages ``c2v[e0:e1]`` ([d, Z]); leaves the new messages in ``c2v[e0:e1]`` and the
-    variable-to-check messages in ``vbuf[:d]`` (unclipped: the check update uses them
-    clipped to ±``LLR_MAX``, as Sionna does, but the layered posterior keeps the full sum).
+
+@numba.njit(**_JIT)
+def _check_tanh(post, c2v, e0, e1, cols, shifts, z, tbuf, prod):  # pragma: no cover - compiled
+    """First half of the boxplus update of one base row's Z checks.
+
+    Reads the posteriors ``post`` ([V] float32) and the row's old check-to-variable messages
+    ``c2v[e0:e1]`` ([d, Z]); leaves the signed ``tanh(min(|v|, LLR_MAX)/2)`` of the
+    variable-to-check messages v = post − c2v in ``tbuf[:d]`` and their product over the
+    row's edges in ``prod`` ([Z]).
     """
-    for i in range(z):
-        prod[i] = _ONE
+    prod[:] = _ONE
     for j in range(e1 - e0):
         e = e0 + j
         base, s = cols[e] * z, shifts[e]
-        vbuf[j, :z - s] = post[base + s:base + z]
-        vbuf[j, z - s:z] = post[base:base + s]
-        for i in range(z):
-            v = vbuf[j, i] - c2v[e, i]
-            vbuf[j, i] = v
-            t = _signed_tanh_half(v)
-            tbuf[j, i] = t
-            prod[i] = prod[i] * t
-    for j in range(e1 - e0):
-        e = e0 + j
-        for i in range(z):
-            c2v[e, i] = _extrinsic(prod[i], tbuf[j, i])
+        m = z - s
+        _tanh_half(post[base + s:base + z], c2v[e], tbuf[j], prod, m)
+        _tanh_half(post[base:base + s], c2v[e, m:], tbuf[j, m:], prod[m:], s)
 
 
 @numba.njit(**_JIT)
+def _flood_half(nxt, c2v, tbuf, prod, n):  # pragma: no cover - compiled
+    """New messages ``c2v[i]`` from ``prod[i]`` and ``tbuf[i]``, each added to ``nxt[i]``, i < n."""
+    for i in range(n):
+        msg = _extrinsic(prod[i], tbuf[i])
+        c2v[i] = msg
+        nxt[i] += msg
+
+
+@numba.njit(**_JIT)
+def _flood_row(post, nxt, c2v, e0, e1, cols, shifts, z, tbuf, prod):  # pragma: no cover - compiled
+    """Flooding update of one base row: new ``c2v[e0:e1]`` from ``post``, each added to ``nxt``."""
+    _check_tanh(post, c2v, e0, e1, cols, shifts, z, tbuf, prod)
+    for j in range(e1 - e0):
+        e = e0 + j
+        base, s = cols[e] * z, shifts[e]
+        m = z - s
+        _flood_half(nxt[base + s:base + z], c2v[e], tbuf[j], prod, m)
+        _flood_half(nxt[base:base + s], c2v[e, m:], tbuf[j, m:], prod[m:], s)
+
+
+@numba.njit(**_JIT)
+def _layer_half(post, c2v, tbuf, prod, n):  # pragma: no cover - compiled
+    """New messages ``c2v[i]``; ``post[i]`` = old variable-to-check message (unclipped) + new, i < n."""
+    for i in range(n):
+        msg = _extrinsic(prod[i], tbuf[i])
+        post[i] = (post[i] - c2v[i]) + msg
+        c2v[i] = msg
+
+
+@numba.njit(**_JIT)
+def _layer_row(post, c2v, e0, e1, cols, shifts, z, tbuf, prod):  # pragma: no cover - compiled
+    """Layered update of one base row: new ``c2v[e0:e1]`` and the posteriors they touch."""
+    _check_tanh(post, c2v, e0, e1, cols, shifts, z, tbuf, prod)
+    for j in range(e1 - e0):
+        e = e0 + j
+        base, s = cols[e] * z, shifts[e]
+        m = z - s
+        _layer_half(post[base + s:base + z], c2v[e], tbuf[j], prod, m)
+        _layer_half(post[base:base + s], c2v[e, m:], tbuf[j, m:], prod[m:], s)
+
+
+@numba.njit(**_JIT)
+def _parity_half(post, par, n):  # pragma: no cover - compiled
+    """``par[i]`` ^= hard decision of ``post[i]`` (bit 1 ⇔ post ≤ 0), i < n."""
+    for i in range(n):
+        par[i] = par[i] ^ (post[i] <= _F(0.0))
+
+
+@numba.njit(fastmath=True, error_model="numpy")
 def _syndrome_ok(post, row_ptr, cols, shifts, z, par):  # pragma: no cover - compiled
     """True when the hard decisions (bit 1 ⇔ post ≤ 0) satisfy every check."""
     for r in range(row_ptr.size - 1):
-        for i in range(z):
-            par[i] = False
+        par[:] = False
         for e in range(row_ptr[r], row_ptr[r + 1]):
             base, s = cols[e] * z, shifts[e]
             m = z - s
-            for i in range(m):
-                par[i] = par[i] ^ (post[base + s + i] <= _F(0.0))
-            for i in range(m, z):
-                par[i] = par[i] ^ (post[base + i - m] <= _F(0.0))
+            _parity_half(post[base + s:base + z], par, m)
+            _parity_half(post[base:base + s], par[m:], s)
         bad = False
         for i in range(z):
             bad = bad | par[i]
@@ -296,55 +367,73 @@ def _syndrome_ok(post, row_ptr, cols, shifts, z, par):  # pragma: no cover - com
     return True
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
-def _decode_kernel(llr, row_ptr, cols, shifts, z, k, max_iter, layered, early_stop, bits, iters, ok):  # pragma: no cover
-    """Decode every row of ``llr`` ([N, V] float32 LLRs), optionally with syndrome early stop.
+# The per-iteration sweeps are compiled as functions of their own (not inlined) and the
+# flooding one alternates its two posterior arrays by argument order: when the two arrays
+# are swapped inside one inlined loop, LLVM no longer vectorises the row updates.
 
-    Writes ``bits`` ([N, k] uint8 decisions), ``iters`` ([N] int32) and ``ok`` ([N] bool,
-    syndrome zero).  One block per ``prange`` iteration.
+@numba.njit(fastmath=True, error_model="numpy")
+def _flood_iter(ch, post, nxt, c2v, row_ptr, cols, shifts, z, tbuf, prod):  # pragma: no cover - compiled
+    """One flooding iteration: ``nxt`` = ``ch`` + the new check-to-variable messages computed from ``post``."""
+    nxt[:] = ch
+    for r in range(row_ptr.size - 1):
+        _flood_row(post, nxt, c2v, row_ptr[r], row_ptr[r + 1], cols, shifts, z, tbuf, prod)
+
+
+@numba.njit(fastmath=True, error_model="numpy")
+def _layer_iter(post, c2v, row_ptr, cols, shifts, z, tbuf, prod):  # pragma: no cover - compiled
+    """One layered iteration: every base row in order, updating ``post`` in place."""
+    for r in range(row_ptr.size - 1):
+        _layer_row(post, c2v, row_ptr[r], row_ptr[r + 1], cols, shifts, z, tbuf, prod)
+
+
+@numba.njit(**_JIT)
+def _decode_block(ch, row_ptr, cols, shifts, z, k, max_iter, layered, early_stop, bits, b, iters, ok):  # pragma: no cover
+    """Decode block ``b`` from its channel LLRs ``ch`` ([V] float32).
+
+    Writes ``bits[b]`` ([k] uint8 decisions), ``iters[b]`` (iterations run) and ``ok[b]``
+    (syndrome zero).
     """
-    nblk, nv = llr.shape
-    ne = cols.size
     dmax = 0
     for r in range(row_ptr.size - 1):
         dmax = max(dmax, row_ptr[r + 1] - row_ptr[r])
-    for b in numba.prange(nblk):
-        ch = llr[b]
-        c2v = np.zeros((ne, z), dtype=np.float32)
-        post = ch.copy()
-        nxt = np.empty(nv, dtype=np.float32)
-        vbuf = np.empty((dmax, z), dtype=np.float32)
-        tbuf = np.empty((dmax, z), dtype=np.float32)
-        prod = np.empty(z, dtype=np.float32)
-        par = np.empty(z, dtype=np.bool_)
-        done = early_stop and _syndrome_ok(post, row_ptr, cols, shifts, z, par)
-        it = 0
-        while it < max_iter and not done:
-            if not layered:
-                nxt[:] = ch
-            for r in range(row_ptr.size - 1):
-                e0, e1 = row_ptr[r], row_ptr[r + 1]
-                _check_row(post, c2v, e0, e1, cols, shifts, z, vbuf, tbuf, prod)
-                for e in range(e0, e1):
-                    j, base, s = e - e0, cols[e] * z, shifts[e]
-                    m = z - s
-                    if layered:  # posterior = variable-to-check + new check-to-variable
-                        for i in range(m):
-                            post[base + s + i] = vbuf[j, i] + c2v[e, i]
-                        for i in range(m, z):
-                            post[base + i - m] = vbuf[j, i] + c2v[e, i]
-                    else:  # next posterior accumulates every new check-to-variable message
-                        nxt[base + s:base + z] += c2v[e, :m]
-                        nxt[base:base + s] += c2v[e, m:]
-            if not layered:
-                post, nxt = nxt, post
-            it += 1
-            if early_stop:
-                done = _syndrome_ok(post, row_ptr, cols, shifts, z, par)
-        for i in range(k):
-            bits[b, i] = 1 if post[i] <= _F(0.0) else 0
-        iters[b] = it
-        ok[b] = done if early_stop else _syndrome_ok(post, row_ptr, cols, shifts, z, par)
+    c2v = np.zeros((cols.size, z), dtype=np.float32)
+    post = ch.copy()
+    nxt = np.empty(ch.size, dtype=np.float32)  # flooding: odd iterations leave the posterior here
+    tbuf = np.empty((dmax, z), dtype=np.float32)
+    prod = np.empty(z, dtype=np.float32)
+    par = np.empty(z, dtype=np.bool_)
+    done = early_stop and _syndrome_ok(post, row_ptr, cols, shifts, z, par)
+    it = 0
+    while it < max_iter and not done:
+        if layered:
+            _layer_iter(post, c2v, row_ptr, cols, shifts, z, tbuf, prod)
+        elif it % 2 == 0:
+            _flood_iter(ch, post, nxt, c2v, row_ptr, cols, shifts, z, tbuf, prod)
+        else:
+            _flood_iter(ch, nxt, post, c2v, row_ptr, cols, shifts, z, tbuf, prod)
+        it += 1
+        if early_stop:
+            done = _syndrome_ok(nxt if not layered and it % 2 == 1 else post, row_ptr, cols, shifts, z, par)
+    if not layered and it % 2 == 1:
+        post[:] = nxt
+    for i in range(k):
+        bits[b, i] = 1 if post[i] <= _F(0.0) else 0
+    iters[b] = it
+    ok[b] = done if early_stop else _syndrome_ok(post, row_ptr, cols, shifts, z, par)
+
+
+@numba.njit(cache=True, fastmath=True, error_model="numpy")
+def _decode_serial(llr, row_ptr, cols, shifts, z, k, max_iter, layered, early_stop, bits, iters, ok):  # pragma: no cover
+    """Decode every row of ``llr`` ([N, V] float32) one after another (see :func:`_decode_block`)."""
+    for b in range(llr.shape[0]):
+        _decode_block(llr[b], row_ptr, cols, shifts, z, k, max_iter, layered, early_stop, bits, b, iters, ok)
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True, error_model="numpy")
+def _decode_parallel(llr, row_ptr, cols, shifts, z, k, max_iter, layered, early_stop, bits, iters, ok):  # pragma: no cover
+    """Decode every row of ``llr`` ([N, V] float32), one block per ``prange`` iteration."""
+    for b in numba.prange(llr.shape[0]):
+        _decode_block(llr[b], row_ptr, cols, shifts, z, k, max_iter, layered, early_stop, bits, b, iters, ok)
 
 
 @dataclass
@@ -379,6 +468,7 @@ def decode(graph: QCGraph, logits: np.ndarray, num_iter: int, schedule: str = "f
     iters = np.zeros(nblk, dtype=np.int32)
     ok = np.zeros(nblk, dtype=np.bool_)
     if nblk:
-        _decode_kernel(llr, graph.row_ptr, graph.entry_col, graph.entry_shift, graph.z, graph.k,
-                       int(num_iter), schedule == "layered", bool(early_stop), bits, iters, ok)
+        kernel = _decode_parallel if numba.get_num_threads() > 1 and nblk > 1 else _decode_serial
+        kernel(llr, graph.row_ptr, graph.entry_col, graph.entry_shift, graph.z, graph.k,
+               int(num_iter), schedule == "layered", bool(early_stop), bits, iters, ok)
     return DecodeOutput(bits, iters, ok)
