@@ -7,7 +7,7 @@ Every ``bpg-ldpc:rate=R:qam=M`` of :func:`baselines.bpg_ldpc.mcs_specs` (R ∈ {
 set, the one a transmitter that knows the SNR would pick (:func:`simulator.results.envelope`).
 Left panel: PSNR of every MCS (thin; colour = QAM order, line style = rate), the envelope, the
 capacity bound ``bpg-capacity`` and the learned schemes; right panel: the spectral efficiency
-R·log2(M) of the chosen MCS beside the capacity log2(1 + SNR).  ``mcs.md`` tabulates the
+R·log2(M) of the chosen MCS beside the capacity log2(1 + SNR) (0 where every MCS loses every image).  ``mcs.md`` tabulates the
 envelope and its MCS at −3, 2, 7, 12 dB; ``mcs.csv`` / ``mcs.json`` hold every point.
 """
 
@@ -52,6 +52,14 @@ def _points(summary: list[Any]) -> list[dict[str, Any]]:
              **({"chosen": s.chosen} if s.chosen else {})} for s in summary]
 
 
+def _efficiency(point: dict[str, Any]) -> float:
+    """R·log2(M) of the chosen MCS; 0 where even the best MCS delivers no image."""
+    if point.get("delivered") == 0:
+        return 0.0
+    rate, qam = mcs_of(point["chosen"])
+    return float(rate) * math.log2(qam)
+
+
 def _table(best: list[dict[str, Any]], capacity: list[dict[str, Any]], snrs: list[float]) -> str:
     columns = [x for x in TABLE_SNRS if x in snrs] or list(snrs)
     by_snr = {p["snr_db"]: p for p in best}
@@ -64,8 +72,10 @@ def _table(best: list[dict[str, Any]], capacity: list[dict[str, Any]], snrs: lis
             continue
         rate, qam = mcs_of(p["chosen"])
         c = cap.get(x, {}).get("psnr")
-        lines.append(f"| {x:g} | {p['psnr']:.2f} | `{p['chosen']}` (R = {rate}, {qam}-QAM) | "
-                     f"{float(rate) * math.log2(qam):.2f} | {'n/a' if c is None else f'{c:.2f}'} | "
+        chosen = "none: every MCS loses every image" if p.get("delivered") == 0 else \
+            f"`{p['chosen']}` (R = {rate}, {qam}-QAM)"
+        lines.append(f"| {x:g} | {p['psnr']:.2f} | {chosen} | "
+                     f"{_efficiency(p):.2f} | {'n/a' if c is None else f'{c:.2f}'} | "
                      f"{math.log2(1 + 10 ** (x / 10)):.2f} |")
     return "\n".join(lines) + "\n"
 
@@ -115,8 +125,8 @@ def mcs_figure(ctx: FigureContext) -> FigureReport:
         ax.legend(fontsize="x-small", ncol=2, loc="lower right")
         ax.set_title("every MCS of BPG + 5G LDPC + QAM, AWGN", fontsize="medium")
         xs = [p["snr_db"] for p in best]
-        ax_se.step(xs, [float(mcs_of(p["chosen"])[0]) * math.log2(mcs_of(p["chosen"])[1]) for p in best],
-                   where="mid", color="black", label="chosen MCS: R·log2 M")
+        ax_se.step(xs, [_efficiency(p) for p in best], where="mid", color="black",
+                   label="chosen MCS: R·log2 M (0: nothing delivered)")
         grid = [snrs[0] + i * (snrs[-1] - snrs[0]) / 200 for i in range(201)] if snrs else []
         ax_se.plot(grid, [math.log2(1 + 10 ** (x / 10)) for x in grid], "k--", linewidth=1, label="log2(1+SNR)")
         axes_style(ax_se, "bits per channel use")
@@ -128,7 +138,7 @@ def mcs_figure(ctx: FigureContext) -> FigureReport:
                "rate R ∈ {1/3, 1/2, 2/3, 3/4, 5/6} and order M ∈ {4, 16, 64}, the best of them at each SNR (the MCS a "
                "transmitter that knows the SNR picks, by the mean PSNR over the data set), BPG at the capacity "
                "budget, and the learned schemes; a lost image shows the grey fallback. Right: R·log2(M) of the "
-               "chosen MCS against log2(1 + SNR).")
+               "chosen MCS against log2(1 + SNR); 0 where every MCS loses every image.")
     meta = ctx.meta("mcs") | {"title": "Every MCS and its envelope", "caption": caption, "snrs": snrs,
                               "mcs": curves, "best": best, "context": context, "missing": missing}
     rows_csv = [{"curve": base, **p} for base, points in curves.items() for p in points]
