@@ -33,8 +33,10 @@ FIG7_SPECS = (("alpha1", "w/ SS loss (α = 1)", "ours:decoder=jscc"),
               ("alpha0", "w/o SS loss (α = 0)", "ours:alpha=0:decoder=jscc"))
 FIG7_DEFAULT_IMAGE = "kodim23"
 TABLE1_SNRS = [-3.0, 2.0, 7.0, 12.0]
-#: (scheme, required): a missing optional scheme is left out of Table I with a warning.
-TABLE1_SCHEMES = (("jscc-t", True), ("ours", True), ("cddm", False))
+#: (label, scheme spec, required): a missing optional scheme is left out of Table I with a warning.
+#: CDDM runs under both start rules: ``cddm`` (matched, the default) and ``cddm-official``.
+TABLE1_SCHEMES = (("jscc-t", "jscc-t", True), ("ours", "ours", True), ("cddm", "cddm", False),
+                  ("cddm-official", "cddm:start=official", False))
 #: The paper's Table I (ms; hardware not stated), for the ratios only.
 PAPER_TABLE1 = {"snr_db": TABLE1_SNRS, "jscc-t": [23.12, 22.78, 25.05, 24.19], "ours": [45.16, 37.02, 38.85, 41.55],
                 "cddm": [2106.94, 2057.07, 2052.14, 1654.87]}
@@ -213,12 +215,16 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def _table_rows(points: list[Any], snrs: list[float]) -> list[dict[str, Any]]:
     by = {(p.label, p.snr_db): p for p in points}
     rows = []
+    labels = [label for label, _, _ in TABLE1_SCHEMES]
     for snr in snrs:
-        med = {name: (by[(name, snr)].median_ms if (name, snr) in by else None) for name in ("jscc-t", "ours", "cddm")}
-        steps = {name: (by[(name, snr)].extras_mean.get("steps") if (name, snr) in by else None) for name in ("ours", "cddm")}
+        med = {name: (by[(name, snr)].median_ms if (name, snr) in by else None) for name in labels}
+        steps = {name: (by[(name, snr)].extras_mean.get("steps") if (name, snr) in by else None) for name in labels}
         rows.append({"snr_db": snr, "jscc_t_ms": med["jscc-t"], "ours_ms": med["ours"], "cddm_ms": med["cddm"],
                      "ours_over_jscc_t": _ratio(med["ours"], med["jscc-t"]), "cddm_over_ours": _ratio(med["cddm"], med["ours"]),
-                     "ours_mean_steps": steps["ours"], "cddm_mean_steps": steps["cddm"]})
+                     "ours_mean_steps": steps["ours"], "cddm_mean_steps": steps["cddm"],
+                     "cddm_official_ms": med["cddm-official"],
+                     "cddm_official_over_ours": _ratio(med["cddm-official"], med["ours"]),
+                     "cddm_official_mean_steps": steps["cddm-official"]})
     return rows
 
 
@@ -235,12 +241,16 @@ def _markdown(table: dict[str, Any]) -> str:
         info = d["info"]
         where = f"{info['cpu']}, {info['torch_threads']} torch threads" + (f"; GPU {info['gpu']}" if info.get("gpu") else "")
         lines += [f"## {dev}: {where} (torch {info['torch']})", "",
-                  "| SNR (dB) | JSCC-T | Ours | CDDM | Ours/JSCC-T | CDDM/Ours | Ours steps | CDDM steps |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "CDDM = `cddm` (matched start rule), CDDM-off = `cddm:start=official` (the official code's "
+                  "start rule); steps = mean reverse steps (ε-network evaluations) per image.", "",
+                  "| SNR (dB) | JSCC-T | Ours | CDDM | CDDM-off | Ours/JSCC-T | CDDM/Ours | CDDM-off/Ours "
+                  "| Ours steps | CDDM steps | CDDM-off steps |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for r in d["rows"]:
             lines.append(f"| {r['snr_db']:g} | {_fmt(r['jscc_t_ms'])} | {_fmt(r['ours_ms'])} | {_fmt(r['cddm_ms'])} | "
-                         f"{_fmt(r['ours_over_jscc_t'])} | {_fmt(r['cddm_over_ours'])} | {_fmt(r['ours_mean_steps'])} | "
-                         f"{_fmt(r['cddm_mean_steps'], 1)} |")
+                         f"{_fmt(r['cddm_official_ms'])} | {_fmt(r['ours_over_jscc_t'])} | {_fmt(r['cddm_over_ours'])} | "
+                         f"{_fmt(r['cddm_official_over_ours'])} | {_fmt(r['ours_mean_steps'])} | "
+                         f"{_fmt(r['cddm_mean_steps'], 1)} | {_fmt(r['cddm_official_mean_steps'], 1)} |")
         for spec, why in d["errors"].items():
             lines.append(f"\n{spec} could not run on {dev}: {why}")
         lines.append("")
@@ -256,19 +266,20 @@ def _markdown(table: dict[str, Any]) -> str:
 
 
 def table1_figure(ctx: FigureContext) -> FigureReport:
-    """Receiver latency of JSCC-T, Ours and CDDM at −3, 2, 7, 12 dB in this process (CPU, and
-    CUDA when available), medians after warm-up, with the Ours/JSCC-T and CDDM/Ours ratios."""
+    """Receiver latency of JSCC-T, Ours and CDDM (matched and official start rules) at −3, 2, 7,
+    12 dB in this process (CPU, and CUDA when available), medians after warm-up, with the
+    Ours/JSCC-T and CDDM/Ours ratios."""
     s = ctx.settings
     schemes, missing = [], {}
-    for name, required in TABLE1_SCHEMES:
-        spec = ctx.spec(name)
+    for label, base, required in TABLE1_SCHEMES:
+        spec = ctx.spec(base)
         scheme = ctx.scheme(spec)
         if isinstance(scheme, str):
             if required:
                 raise FigureError(f"table1: scheme {spec} unavailable: {scheme}")
             missing[spec] = scheme
         else:
-            schemes.append((name, spec, scheme))
+            schemes.append((label, spec, scheme))
     items = ctx.images[: s.latency_images]
     images = [(item.image_id, load_image(item.path)) for item in items]
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from baselines.cddm.model import CDDM, CDDM_CONFIGS, NoiseSchedule, channel_std
+from baselines.cddm.model import CDDM, CDDM_CONFIGS, CDDMConfig, EpsilonUNet, NoiseSchedule, SelfAttention, channel_std
 from baselines.cddm.training import CDDMFinetuneTask, CDDMTask, load_cddm
 from simulator.channel import noise_generator
 from simulator.channels import AWGNChannel
@@ -114,18 +115,30 @@ def _closed_form_start(snr_db: float, steps: int, beta_start: float, beta_end: f
     return (-b + math.sqrt(b * b + 4 * a * c)) / (2 * a)
 
 
+@pytest.mark.parametrize("name", ["cpu", "paper"])
 @pytest.mark.parametrize(("snr", "steps"), [(-3.0, 93), (2.0, 93), (7.0, 93), (10.0, 93), (12.0, 74)])
-def test_official_start_rule_t1000(snr: float, steps: int) -> None:
+def test_official_start_rule_t1000(name: str, snr: float, steps: int) -> None:
     """CDDM's official sampler, T = 1000, β 1e-4 … 0.02: 93 steps at every SNR ≤ 10 dB (t_max cap), 74 at 12 dB."""
-    model = CDDM(CDDM_CONFIGS["paper"])
-    assert model.start_step(snr, start="official").item() == steps
+    cfg = CDDM_CONFIGS[name]
+    assert (cfg.steps, cfg.beta_start, cfg.beta_end) == (1000, 1e-4, 0.02)
+    sched = NoiseSchedule(cfg.steps, cfg.beta_start, cfg.beta_end)
+    assert sched.match_step_db(max(snr, 10.0)).item() == steps
     assert steps == round(_closed_form_start(max(snr, 10.0), 1000, 1e-4, 0.02))
+
+
+@pytest.mark.parametrize(("snr", "steps"), [(-3.0, 259), (2.0, 161), (7.0, 93), (12.0, 51)])
+def test_matched_start_rule_t1000(snr: float, steps: int) -> None:
+    """The exact rule at T = 1000: (1−ᾱ_m)/ᾱ_m = N0/2, i.e. the official rule's dB match at SNR + 3.01 dB."""
+    cfg = CDDM_CONFIGS["cpu"]
+    model = CDDM(replace(cfg, width=8, mult=(1,), res_blocks=1, attention_levels=(), groups=4))  # schedule only
+    assert model.start_step(snr).item() == steps
+    assert abs(steps - _closed_form_start(snr + 10 * math.log10(2), 1000, 1e-4, 0.02)) < 1
 
 
 @pytest.mark.parametrize("name", ["tiny", "cpu", "paper"])
 def test_official_rule_is_the_exact_rule_3db_lower(name: str) -> None:
     """10·log10(ᾱ/(1−ᾱ)) = SNR means (1−ᾱ)/ᾱ = N0, twice the channel's σ² = N0/2 per real value."""
-    model = CDDM(CDDM_CONFIGS[name])
+    model = CDDM(replace(CDDM_CONFIGS[name], width=8, mult=(1,), res_blocks=1, attention_levels=(), groups=4))
     snrs = torch.arange(10.0, 30.0, 0.5, dtype=torch.float64)
     official = model.start_step(snrs, start="official")
     assert torch.equal(official, model.start_step(snrs - 10 * math.log10(2)))
@@ -148,6 +161,53 @@ def test_start_scaling_closed_form(start: str) -> None:
     assert m == model.start_step(4.0, start=start).item()
     scale = 1.0 if start == "matched" else 1 / math.sqrt((1 + float(channel_std(4.0)) ** 2) * float(model.schedule.alpha_bar[m]))
     torch.testing.assert_close(res.latent, z * scale, atol=1e-5, rtol=1e-5)
+
+
+# --- ε-network ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["cpu", "paper"])
+def test_shipped_configs_have_the_official_structure(name: str) -> None:
+    """CDDM's official ε-network: DDPM U-Net, mult (1, 2, 2), 2 ResBlocks, attention at level 1, dropout 0.1."""
+    cfg = CDDM_CONFIGS[name]
+    structure = (cfg.mult, cfg.res_blocks, cfg.attention_levels, cfg.mid_attention, cfg.dropout)
+    assert structure == ((1, 2, 2), 2, (1,), True, 0.1)
+    assert CDDM_CONFIGS["paper"].width == 128
+
+
+def test_attention_sits_at_the_configured_level() -> None:
+    """Official structure at a test width: one attention block after each ResBlock of level 1 (2 down,
+    3 up) plus the middle one; level i runs at 1/2^i of the latent size."""
+    cfg = replace(CDDM_CONFIGS["paper"], width=8, groups=4)
+    net = EpsilonUNet(cfg).eval()
+    sizes: list[tuple[int, int, int]] = []
+    for module in net.modules():
+        if isinstance(module, SelfAttention):
+            module.register_forward_hook(lambda _m, inp, _out: sizes.append(tuple(inp[0].shape[1:])))
+    x = torch.randn(1, 96, 8, 12)
+    assert net(x, torch.tensor([5])).shape == x.shape
+    level1 = (8 * 2, 4, 6)
+    assert sorted(sizes) == sorted([level1] * 5 + [(8 * 2, 2, 3)])  # 5 at level 1, 1 in the middle (level 2)
+    assert sum(isinstance(m, SelfAttention) for m in net.modules()) == 6
+    assert sum(isinstance(m, torch.nn.Dropout) and m.p == 0.1 for m in net.modules()) > 0
+    with pytest.raises(ValueError, match="attention_levels"):
+        replace(cfg, attention_levels=(3,))
+
+
+def test_old_cards_without_attention_levels_load(tmp_path: Path) -> None:
+    """Cards written before ``attention_levels`` had ``attention: bool`` = the middle block only; the
+    parameter names of such a network are unchanged."""
+    old = TINY.to_dict()
+    del old["attention_levels"], old["mid_attention"]
+    old["attention"] = True
+    cfg = CDDMConfig.from_dict(old)
+    assert cfg.attention_levels == () and cfg.mid_attention
+    model = CDDM(cfg)
+    save_checkpoint(tmp_path / "cddm-old.safetensors", dict(model.state_dict()), {"kind": "cddm", "config": old})
+    loaded, _ = load_cddm(tmp_path / "cddm-old.safetensors")
+    assert loaded.cfg == cfg
+    with pytest.raises(ValueError, match="both the old 'attention'"):
+        CDDMConfig.from_dict(old | {"mid_attention": True})
 
 
 # --- sampler --------------------------------------------------------------------------------

@@ -144,6 +144,9 @@ def test_table1_latency(dataset: Path, out: Path) -> None:
     cpu = data["devices"]["cpu"]
     assert cpu["info"]["cpu"] and cpu["info"]["torch_threads"] >= 1
     cddm_ran = "cddm" in data["specs"]
+    assert cddm_ran == ("cddm-official" in data["specs"])
+    if cddm_ran:
+        assert data["specs"]["cddm-official"] == "cddm:start=official:config=tiny"
     assert cddm_ran or any(s.startswith("cddm") for s in data["missing"])
     for row in cpu["rows"]:
         assert _finite(row["jscc_t_ms"]) and _finite(row["ours_ms"]) and _finite(row["ours_over_jscc_t"])
@@ -151,6 +154,8 @@ def test_table1_latency(dataset: Path, out: Path) -> None:
         assert 0 <= row["ours_mean_steps"] <= 3
         if cddm_ran:
             assert _finite(row["cddm_ms"]) and _finite(row["cddm_over_ours"])
+            assert _finite(row["cddm_official_ms"]) and _finite(row["cddm_official_over_ours"])
+            assert row["cddm_official_mean_steps"] <= row["cddm_mean_steps"] or row["snr_db"] >= 7
     for p in cpu["points"]:
         assert p["n_samples"] == 2 and p["p25_ms"] <= p["median_ms"] <= p["p75_ms"]
     md = files["md"].read_text()

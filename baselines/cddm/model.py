@@ -42,15 +42,17 @@ real value: it starts 3 dB noisier than the channel, i.e. m equals the exact rul
 SNR − 3.01 dB (above the cap).  With T = 1000, β 1e-4 … 0.02 it runs 93 steps at every
 SNR ≤ 10 dB and 74 at 12 dB.
 
-The network (:class:`EpsilonUNet`) is a DDPM-style U-Net (ResBlocks with time embedding
-scale/shift, one self-attention block at the lowest resolution), sized for CPU.  Odd h, w
-are replicate-padded to a multiple of 2^(levels−1) and cropped back.
+The network (:class:`EpsilonUNet`) is DDPM's U-Net as CDDM's official code configures it
+(channel multipliers, ResBlocks per level, self-attention levels and dropout from
+:class:`CDDMConfig`; sinusoidal time embedding, fed to each ResBlock as a scale/shift).  Odd
+h, w are replicate-padded to a multiple of 2^(levels−1) and cropped back.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -80,9 +82,12 @@ class CDDMConfig(CardConfig):
 
     :ivar steps: T, the number of diffusion steps.
     :ivar beta_start, beta_end: the linear β schedule β₁ … β_T.
-    :ivar width, mult: U-Net channels per resolution level (``width·mult[i]``).
+    :ivar width, mult: U-Net channels per resolution level (``width·mult[i]``); level i runs at
+        1/2^i of the latent's resolution.
     :ivar res_blocks: ResBlocks per level on the down path (``res_blocks + 1`` on the up path).
-    :ivar attention: one self-attention block in the middle (lowest resolution).
+    :ivar attention_levels: levels (0-indexed) whose every ResBlock, down and up, is followed by
+        a self-attention block (DDPM/CDDM official: ``(1,)``).
+    :ivar mid_attention: one self-attention block between the two middle ResBlocks (lowest resolution).
     :ivar state_input: feed the per-element noise scale W_n to the network (fading; AWGN: off).
     """
 
@@ -93,21 +98,40 @@ class CDDMConfig(CardConfig):
     width: int = 128
     mult: tuple[int, ...] = (1, 2, 2)
     res_blocks: int = 2
-    attention: bool = True
-    groups: int = 8
+    attention_levels: tuple[int, ...] = (1,)
+    mid_attention: bool = True
+    groups: int = 32
     dropout: float = 0.1
     state_input: bool = False
 
+    def __post_init__(self) -> None:
+        bad = [lv for lv in self.attention_levels if not 0 <= lv < len(self.mult)]
+        if bad:
+            raise ValueError(f"attention_levels {list(self.attention_levels)} outside the {len(self.mult)} levels "
+                             f"of mult {list(self.mult)}")
 
-#: ``paper``: CDDM's schedule (T = 1000, β linear 1e-4 … 0.02) and a DDPM-sized U-Net.
-#: ``cpu``: nearly the same ᾱ(t/T) curve on T = 200 steps (β scaled by 1000/T: 5e-4 … 0.1), and a
-#: ~1.6 M-parameter U-Net.  ``tiny``: for tests.
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CDDMConfig":
+        """Also reads cards written before ``attention_levels`` existed: their ``attention: bool``
+        was the middle block alone (``mid_attention``), with no attention at any level."""
+        d = dict(d)
+        if "attention" in d:
+            if "mid_attention" in d or "attention_levels" in d:
+                raise ValueError("CDDM config has both the old 'attention' and the new attention fields")
+            d["mid_attention"] = bool(d.pop("attention"))
+            d["attention_levels"] = []
+        return super().from_dict(d)
+
+
+#: ``paper``: CDDM's official schedule (T = 1000, β linear 1e-4 … 0.02) and ε-network (DDPM
+#: U-Net, 128 base channels, mult (1, 2, 2), 2 ResBlocks per level, attention at level 1 and in
+#: the middle, dropout 0.1).  ``cpu``: the same schedule and structure at 32 base channels.
+#: ``tiny``: for tests.
 CDDM_CONFIGS: dict[str, CDDMConfig] = {
     "paper": CDDMConfig(),
-    "cpu": CDDMConfig(steps=200, beta_start=5e-4, beta_end=0.1, width=48, mult=(1, 2), res_blocks=1,
-                      attention=True, groups=8, dropout=0.0),
+    "cpu": CDDMConfig(width=32, groups=8),
     "tiny": CDDMConfig(steps=50, beta_start=2e-3, beta_end=0.4, width=8, mult=(1, 2), res_blocks=1,
-                       attention=True, groups=4, dropout=0.0),
+                       attention_levels=(1,), groups=4, dropout=0.0),
 }
 
 
@@ -224,7 +248,14 @@ class SelfAttention(nn.Module):
 
 
 class EpsilonUNet(nn.Module):
-    """ε_θ(x_t, t [, W_n]): ``[B, C, h, w]`` → ``[B, C, h, w]``, any h, w ≥ 1."""
+    """ε_θ(x_t, t [, W_n]): ``[B, C, h, w]`` → ``[B, C, h, w]``, any h, w ≥ 1.
+
+    DDPM's U-Net: per level ``res_blocks`` ResBlocks down (``res_blocks + 1`` up, each taking a
+    skip), a self-attention block after every ResBlock of the levels in ``cfg.attention_levels``,
+    stride-2 conv down / nearest ×2 + conv up between levels, ResBlock → attention → ResBlock in
+    the middle.  The modules of ``down``/``up`` are listed in execution order, so a config with
+    no attention levels has the parameter names of the cards written before they existed.
+    """
 
     def __init__(self, cfg: CDDMConfig) -> None:
         super().__init__()
@@ -241,18 +272,22 @@ class EpsilonUNet(nn.Module):
             for _ in range(cfg.res_blocks):
                 self.down.append(ResBlock(ch, w * m, temb, g, d))
                 ch = w * m
+                if i in cfg.attention_levels:
+                    self.down.append(SelfAttention(ch, g))
                 chans.append(ch)
             if i < len(cfg.mult) - 1:
                 self.down.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
                 chans.append(ch)
         self.mid1 = ResBlock(ch, ch, temb, g, d)
-        self.attn = SelfAttention(ch, g) if cfg.attention else nn.Identity()
+        self.attn = SelfAttention(ch, g) if cfg.mid_attention else nn.Identity()
         self.mid2 = ResBlock(ch, ch, temb, g, d)
         self.up = nn.ModuleList()
         for i, m in reversed(list(enumerate(cfg.mult))):
             for _ in range(cfg.res_blocks + 1):
                 self.up.append(ResBlock(ch + chans.pop(), w * m, temb, g, d))
                 ch = w * m
+                if i in cfg.attention_levels:
+                    self.up.append(SelfAttention(ch, g))
             if i > 0:
                 self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, ch, 3, padding=1)))
         self.out = nn.Sequential(nn.GroupNorm(g, ch), nn.SiLU(), nn.Conv2d(ch, cfg.latent_channels, 3, padding=1))
@@ -275,8 +310,11 @@ class EpsilonUNet(nn.Module):
         h = self.inp(x)
         skips = [h]
         for layer in self.down:
-            h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h)
-            skips.append(h)
+            if isinstance(layer, SelfAttention):  # refines the skip its ResBlock just pushed
+                h = skips[-1] = layer(h)
+            else:
+                h = layer(h, emb) if isinstance(layer, ResBlock) else layer(h)
+                skips.append(h)
         h = self.mid2(self.attn(self.mid1(h, emb)), emb)
         for layer in self.up:
             h = layer(torch.cat([h, skips.pop()], dim=1), emb) if isinstance(layer, ResBlock) else layer(h)
