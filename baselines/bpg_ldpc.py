@@ -67,7 +67,9 @@ __all__ = [
     "BpgLdpcMcs",
     "MCS_RATES",
     "MCS_QAMS",
+    "PAPER_MCS",
     "mcs_specs",
+    "mcs_of",
     "BpgCapacity",
 ]
 
@@ -291,6 +293,8 @@ class BpgLdpcThreeQuarter(_BpgLdpc):
 MCS_RATES: dict[str, Fraction] = {r: Fraction(r) for r in ("1/3", "1/2", "2/3", "3/4", "5/6")}
 #: QAM orders of the family (Sionna Gray QAM: 2, 4, 6 bits per symbol).
 MCS_QAMS: tuple[str, ...] = ("4", "16", "64")
+#: The paper's two links inside the family: (rate, QAM order) → their scheme names.
+PAPER_MCS: dict[tuple[str, str], str] = {("1/2", "4"): "bpg-ldpc-1/2", ("3/4", "4"): "bpg-ldpc-3/4"}
 
 
 @register_scheme("bpg-ldpc")
@@ -316,16 +320,26 @@ class BpgLdpcMcs(_BpgLdpc):
 
     @classmethod
     def named_variant(cls, options: dict[str, str]) -> tuple[str, dict[str, str]] | None:
-        """4-QAM at rate 1/2 or 3/4 → ``bpg-ldpc-1/2`` / ``bpg-ldpc-3/4`` with the other options."""
-        if options.get("qam") == "4" and options.get("rate") in ("1/2", "3/4"):
-            return f"bpg-ldpc-{options['rate']}", {k: v for k, v in options.items() if k not in ("rate", "qam")}
-        return None
+        """4-QAM at rate 1/2 or 3/4 → ``bpg-ldpc-1/2`` / ``bpg-ldpc-3/4`` (:data:`PAPER_MCS`) with the other options."""
+        name = PAPER_MCS.get((options.get("rate", ""), options.get("qam", "")))
+        if name is None:
+            return None
+        return name, {k: v for k, v in options.items() if k not in ("rate", "qam")}
 
 
 def mcs_specs() -> list[str]:
     """Every MCS of the family as canonical specs, 4-QAM rate 1/2 and 3/4 under their paper names."""
-    return [f"bpg-ldpc-{r}" if q == "4" and r in ("1/2", "3/4") else f"bpg-ldpc:rate={r}:qam={q}"
-            for q in MCS_QAMS for r in MCS_RATES]
+    return [PAPER_MCS.get((r, q), f"bpg-ldpc:rate={r}:qam={q}") for q in MCS_QAMS for r in MCS_RATES]
+
+
+def mcs_of(spec: str) -> tuple[Fraction, int]:
+    """(code rate, QAM order) of a spec of the family, other options allowed:
+    ``bpg-ldpc-1/2`` → (1/2, 4), ``bpg-ldpc:rate=2/3:qam=16:decoder=layered`` → (2/3, 16)."""
+    name, *opts = spec.split(":")
+    options = dict(opt.split("=", 1) for opt in opts)
+    by_name = {named: mcs for mcs, named in PAPER_MCS.items()}
+    rate, qam = by_name.get(name) or (options["rate"], options["qam"])
+    return MCS_RATES[rate], int(qam)
 
 
 @dataclass
@@ -398,6 +412,6 @@ class BpgCapacity(_BpgCodecScheme):
         return Reception(image, time.perf_counter() - t0, extras)
 
 
-register_alias("bpg-ldpc", ("bpg-ldpc-1/2", "bpg-ldpc-3/4"))
+register_alias("bpg-ldpc", tuple(PAPER_MCS.values()))
 register_alias("bpg-ldpc-all", tuple(mcs_specs()))
 register_alias("bpg-ldpc-best", tuple(mcs_specs()), envelope=True)

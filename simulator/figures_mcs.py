@@ -25,7 +25,7 @@ from simulator.sweep import run_sweep
 if TYPE_CHECKING:
     from simulator.figures import FigureContext
 
-__all__ = ["mcs_figure", "mcs_of", "TABLE_SNRS"]
+__all__ = ["mcs_figure", "TABLE_SNRS"]
 
 #: SNR columns of ``mcs.md`` (those swept; all swept points if none of these is).
 TABLE_SNRS = (-3.0, 2.0, 7.0, 12.0)
@@ -36,16 +36,6 @@ _RATE_STYLES = {Fraction(1, 3): ":", Fraction(1, 2): "-", Fraction(2, 3): "--", 
                 Fraction(5, 6): (0, (6, 1.5, 1, 1.5, 1, 1.5))}
 
 
-def mcs_of(spec: str) -> tuple[Fraction, int]:
-    """(code rate, QAM order) of a family spec: ``bpg-ldpc-1/2`` → (1/2, 4),
-    ``bpg-ldpc:rate=2/3:qam=16`` → (2/3, 16)."""
-    name, *opts = spec.split(":")
-    options = dict(opt.split("=", 1) for opt in opts)
-    if name.startswith("bpg-ldpc-"):
-        return Fraction(name.removeprefix("bpg-ldpc-")), 4
-    return Fraction(options["rate"]), int(options["qam"])
-
-
 def _points(summary: list[Any]) -> list[dict[str, Any]]:
     return [{"snr_db": s.snr_db, "psnr": s.psnr, "psnr_ci95": s.psnr_ci95, "ms_ssim": s.ms_ssim,
              "ms_ssim_ci95": s.ms_ssim_ci95, "delivered": s.delivered, "n_images": s.n_images,
@@ -54,6 +44,8 @@ def _points(summary: list[Any]) -> list[dict[str, Any]]:
 
 def _efficiency(point: dict[str, Any]) -> float:
     """R·log2(M) of the chosen MCS; 0 where even the best MCS delivers no image."""
+    from baselines.bpg_ldpc import mcs_of
+
     if point.get("delivered") == 0:
         return 0.0
     rate, qam = mcs_of(point["chosen"])
@@ -61,6 +53,8 @@ def _efficiency(point: dict[str, Any]) -> float:
 
 
 def _table(best: list[dict[str, Any]], capacity: list[dict[str, Any]], snrs: list[float]) -> str:
+    from baselines.bpg_ldpc import mcs_of
+
     columns = [x for x in TABLE_SNRS if x in snrs] or list(snrs)
     by_snr = {p["snr_db"]: p for p in best}
     cap = {p["snr_db"]: p for p in capacity}
@@ -85,7 +79,7 @@ def mcs_figure(ctx: FigureContext) -> FigureReport:
 
     :raises FigureError: an MCS scheme is unavailable (the context curves are left out with a warning).
     """
-    from baselines.bpg_ldpc import mcs_specs
+    from baselines.bpg_ldpc import mcs_of, mcs_specs
     from simulator.figures import LABELS
     from simulator.plot import style_for
 
@@ -98,7 +92,7 @@ def mcs_figure(ctx: FigureContext) -> FigureReport:
         scheme = ctx.scheme(spec)
         if isinstance(scheme, str):
             raise FigureError(f"mcs: scheme {spec} unavailable: {scheme}")
-        family[base] = summarize(run_sweep(scheme, spec, ctx.images, config, progress=ctx.progress))
+        family[spec] = summarize(run_sweep(scheme, spec, ctx.images, config, progress=ctx.progress))
     context: dict[str, list[dict[str, Any]]] = {}
     missing: dict[str, str] = {}
     for name in _CONTEXT:
@@ -109,12 +103,12 @@ def mcs_figure(ctx: FigureContext) -> FigureReport:
             continue
         context[name] = _points(summarize(run_sweep(scheme, spec, ctx.images, config, progress=ctx.progress)))
     best = _points(envelope([row for rows in family.values() for row in rows], "bpg-ldpc-best", list(family)))
-    curves = {base: _points(rows) for base, rows in family.items()}
+    curves = {spec: _points(rows) for spec, rows in family.items()}
 
     stem = s.figure_dir / "mcs"
     with saved_figure(stem, 1, 2, figsize=(12.5, 5.2), constrained_layout=True) as (fig, (ax, ax_se)):
-        for base, points in curves.items():
-            rate, qam = mcs_of(base)
+        for spec, points in curves.items():
+            rate, qam = mcs_of(spec)
             ax.plot([p["snr_db"] for p in points], [p["psnr"] for p in points], color=_QAM_COLOURS[qam],
                     linestyle=_RATE_STYLES[rate], linewidth=0.9, alpha=0.75, label=f"{qam}-QAM R={rate}")
         errorbar(ax, best, "psnr", "BPG+LDPC best MCS", {"color": "black", "linewidth": 2.4, "marker": "o",
@@ -141,7 +135,7 @@ def mcs_figure(ctx: FigureContext) -> FigureReport:
                "chosen MCS against log2(1 + SNR); 0 where every MCS loses every image.")
     meta = ctx.meta("mcs") | {"title": "Every MCS and its envelope", "caption": caption, "snrs": snrs,
                               "mcs": curves, "best": best, "context": context, "missing": missing}
-    rows_csv = [{"curve": base, **p} for base, points in curves.items() for p in points]
+    rows_csv = [{"curve": spec, **p} for spec, points in curves.items() for p in points]
     rows_csv += [{"curve": "bpg-ldpc-best", **p} for p in best]
     rows_csv += [{"curve": name, **p} for name, points in context.items() for p in points]
     table = stem.with_suffix(".md")

@@ -193,7 +193,7 @@ def test_fig4_all_schemes(dataset: Path, out: Path) -> None:
 
 
 def test_mcs_figure_envelope(dataset: Path, out: Path) -> None:
-    from simulator.figures_mcs import mcs_of
+    from baselines.bpg_ldpc import mcs_of
 
     assert _run("mcs", dataset, out, "--snr", "0,20", "--limit", "1") == 0
     data = json.loads(_files(out, "mcs", (*FIGURE_FILES, "md"))["json"].read_text())

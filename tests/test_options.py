@@ -4,12 +4,13 @@ classical link (``bpg-ldpc:rate=R:qam=M``)."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines.bpg_ldpc import MCS_QAMS, MCS_RATES, mcs_specs
+from baselines.bpg_ldpc import MCS_QAMS, MCS_RATES, mcs_of, mcs_specs
 from simulator.channels import AWGNChannel
 from simulator.cli import main
 from simulator.metrics import psnr
@@ -78,6 +79,9 @@ def test_mcs_family_names_aliases_and_envelope() -> None:
     assert parse_scheme_list("bpg-ldpc-best,bpg-capacity") == [*specs, "bpg-capacity"]
     assert parse_scheme_list("bpg-ldpc-all") == specs and envelopes_in("bpg-ldpc-all,jscc-t") == {}
     assert envelopes_in("jscc-t, bpg-ldpc-best") == {"bpg-ldpc-best": tuple(specs)}
+    assert mcs_of("bpg-ldpc-3/4:decoder=layered") == (Fraction(3, 4), 4)
+    assert mcs_of("bpg-ldpc:rate=2/3:qam=16:iters=20") == (Fraction(2, 3), 16)
+    assert [mcs_of(spec) for spec in specs] == [(MCS_RATES[r], int(q)) for q in MCS_QAMS for r in MCS_RATES]
 
 
 def _row(spec: str, snr: float, value: float) -> SummaryRow:
