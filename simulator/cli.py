@@ -106,9 +106,10 @@ def _list_schemes() -> str:
         lines.append(f"{name:<16} {cls.description}".rstrip())
         lines += [f"{'':<18}{describe_option(key, option)}" for key, option in cls.options_schema.items()]
     lines.append("")
-    for alias, names in available_aliases().items():
-        kind = "best of" if alias in envelopes_in(alias) else "alias for"
-        lines.append(f"{alias:<16} {kind} {', '.join(names)}")
+    aliases = available_aliases()
+    envelopes = envelopes_in(",".join(aliases))
+    for alias, names in aliases.items():
+        lines.append(f"{alias:<16} {'best of' if alias in envelopes else 'alias for'} {', '.join(names)}")
     return "\n".join(lines)
 
 

@@ -92,11 +92,15 @@ def _parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return name.strip(), options
 
 
+def _accepted_names() -> str:
+    """Every name ``--scheme`` accepts (schemes and aliases), for error messages."""
+    return ", ".join(sorted({*available_schemes(), *_ALIASES}))
+
+
 def _scheme_class(name: str) -> type[Scheme]:
     schemes = available_schemes()
     if name not in schemes:
-        accepted = ", ".join(sorted({*schemes, *_ALIASES}))
-        raise ValueError(f"unknown scheme {name!r}; accepted: {accepted}")
+        raise ValueError(f"unknown scheme {name!r}; accepted: {_accepted_names()}")
     return schemes[name]
 
 
@@ -132,7 +136,7 @@ def parse_scheme_list(text: str) -> list[str]:
         else:
             specs.append(canonical_spec(spec))
     if not specs:
-        raise ValueError(f"no scheme given in {text!r}; accepted: {', '.join(sorted({*_REGISTRY, *_ALIASES}))}")
+        raise ValueError(f"no scheme given in {text!r}; accepted: {_accepted_names()}")
     return list(dict.fromkeys(specs))
 
 
