@@ -6,6 +6,7 @@ Usage::
                    [--dataset kodak | PATH] [--data-dir DIR] [--snr SPEC] [--limit N] ...
     semcom-figures fading --realizations 4     # Fig. 4 under Rayleigh fading (not part of ``all``)
     semcom-figures mcs                         # every MCS of BPG + LDPC and its envelope (not part of ``all``)
+    semcom-figures claims                      # the paper's claims checked on the rows (not part of ``all``)
 
 The figures read the same resumable result store as ``simulate``
 (``<results-dir>/<dataset>/<scheme-slug>.jsonl``, default ``results/``): every figure first
@@ -36,6 +37,7 @@ from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print
 from simulator.data import DataError, ImageItem, find_dataset, list_images
 from simulator.figure_output import (FigureError, FigureReport, axes_style, errorbar, figure_paths, saved_figure,
                                      write_csv, write_json)
+from simulator.figures_claims import claims_figure
 from simulator.figures_extra import FIG7_DEFAULT_IMAGE, fig7_figure, find_fig7_image, table1_figure
 from simulator.figures_fading import fading_figure
 from simulator.figures_mcs import mcs_figure
@@ -60,7 +62,7 @@ __all__ = [
 PROG = "semcom-figures"
 FIGURES = ("fig4", "fig5", "fig6", "fig7", "table1")
 #: figures beyond the paper's, made on request only (not by ``all``).
-EXTRA_FIGURES = ("fading", "mcs")
+EXTRA_FIGURES = ("fading", "mcs", "claims")
 FULL_SNRS = [float(s) for s in range(-3, 13)]
 QUICK_SNRS = [-3.0, 2.0, 7.0, 12.0]
 
@@ -449,7 +451,7 @@ def _fig6(ctx: FigureContext) -> FigureReport:
 
 _MAKERS: dict[str, Callable[[FigureContext], FigureReport]] = {
     "fig4": _fig4, "fig5": _fig5, "fig6": _fig6, "fig7": fig7_figure, "table1": table1_figure,
-    "fading": fading_figure, "mcs": mcs_figure,
+    "fading": fading_figure, "mcs": mcs_figure, "claims": claims_figure,
 }
 
 
@@ -482,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("figure", choices=[*FIGURES, *EXTRA_FIGURES, "all"],
                    help="what to make (all = the paper's figures; fading: Fig. 4 under Rayleigh fading; "
-                        "mcs: every MCS of BPG + LDPC and its envelope)")
+                        "mcs: every MCS of BPG + LDPC and its envelope; claims: the paper's claims checked)")
     p.add_argument("--quick", action="store_true", help="first 2 images, SNR -3,2,7,12, 1 latency repeat, "
                    "figures in OUT/quick, rows in OUT/quick/results")
     p.add_argument("--out", default="results/paper", help="output folder (default results/paper)")

@@ -166,6 +166,26 @@ def test_table1_latency(dataset: Path, out: Path) -> None:
 FIG4_NEEDS = ("cddm", "bpg-ldpc-1/2", "bpg-ldpc-3/4", "bpg-capacity")
 
 
+def test_claims_are_paired_differences_against_thresholds(dataset: Path, out: Path) -> None:
+    from simulator.figures_claims import CLAIMS
+
+    assert _run("claims", dataset, out) == 0
+    data = json.loads(_files(out, "claims", ("md", "csv", "json"))["json"].read_text())
+    psnr = {name: {} for name in data["result_files"]}
+    for name, path in data["result_files"].items():
+        for row in read_rows(path):
+            psnr[name].setdefault(row["snr_db"], []).append(row["psnr"])
+    mean = {name: {snr: sum(v) / len(v) for snr, v in by_snr.items()} for name, by_snr in psnr.items()}
+    results = data["claims"]
+    assert len(results) == sum(len(c.snrs) or 4 for c in CLAIMS)  # an empty SNR list: every swept SNR
+    for r in results:
+        expected = mean[r["spec"]][r["snr_db"]] - (mean[r["reference"]][r["snr_db"]] if r["reference"] else 0.0)
+        assert r["measured_db"] == pytest.approx(expected, abs=1e-9)  # one realisation: paired = difference of means
+        assert r["holds"] == (r["measured_db"] >= r["threshold_db"]) and r["n_images"] == 2
+    table = (out / "quick" / "claims.md").read_text()
+    assert table.count("\n| ") == len(results) + 2 and ("holds" in table or "fails" in table)
+
+
 @pytest.mark.skipif(not set(FIG4_NEEDS) <= set(available_schemes()),
                     reason=f"fig4 needs the schemes {', '.join(FIG4_NEEDS)}, not all registered yet")
 def test_fig4_all_schemes(dataset: Path, out: Path) -> None:
