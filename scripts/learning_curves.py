@@ -10,8 +10,8 @@ validation.  Usage::
 ``--fit TARGET`` extrapolates each curve (validation PSNR against CPU-hours) two ways and says
 when it reaches TARGET dB: a log-linear fit ``p + q·log10(h)`` (no ceiling: optimistic) and a
 saturating power law ``a − b·h^(−c)`` (``a`` is the fitted ceiling; the curve never crosses a
-target above it).  Both are fitted to the validations after the first CPU-hour fifth of the run,
-so the warm-up does not dominate; with few points the ceiling is uncertain — read it as a trend.
+target above it).  Both are fitted to the validations of the second half of the run's CPU-hours,
+so the warm-up and early phase do not dominate; with few points the ceiling is uncertain — read it as a trend.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def extrapolate(cpu_h: list[float], val: list[float], target: float) -> dict:
         ``a``, dB; NaN when the points do not bend yet), its ``params`` ``(a, b, c)`` and ``saturating_h`` (inf when ``target >= ceiling``); NaN where a fit failed.
     """
     h, v = np.asarray(cpu_h, float), np.asarray(val, float)
-    keep = h >= 0.2 * h[-1]
+    keep = h >= 0.5 * h[-1]
     h, v = h[keep], v[keep]
     q, p = np.polyfit(np.log10(h), v, 1)
     out = {"loglinear_h": float(10 ** ((target - p) / q)) if q > 0 else float("inf"),
