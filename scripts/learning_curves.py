@@ -2,7 +2,8 @@
 
 Each card (``<weights>.json`` written by ``semcom-train``, also while a ``--keep-best`` run
 is going) holds ``validation_history``: iteration, val_psnr, wall_s and cpu_hours per
-validation.  Usage::
+validation up to its best point; a campaign snapshot (``scripts/snapshot_campaign.py``) also
+holds the run's whole curve as ``run_history``, which is used where present.  Usage::
 
     python scripts/learning_curves.py runs/study/*/w.json --label-from parent \\
         -o docs/training-curves.png --table --fit 30.5
@@ -31,7 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def load_curve(card_path: Path) -> tuple[list[float], list[float], list[int], dict]:
     card = json.loads(card_path.read_text())
-    hist = card.get("validation_history") or []
+    hist = card.get("run_history") or card.get("validation_history") or []
     return ([h["cpu_hours"] for h in hist], [h["val_psnr"] for h in hist], [h["iteration"] for h in hist], card)
 
 
