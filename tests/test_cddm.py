@@ -12,7 +12,6 @@ import torch
 
 from baselines.cddm.model import CDDM, CDDM_CONFIGS, CDDMConfig, EpsilonUNet, NoiseSchedule, SelfAttention, channel_std
 from baselines.cddm.training import CDDMFinetuneTask, CDDMTask, load_cddm
-from simulator.channel import noise_generator
 from simulator.channels import AWGNChannel
 from simulator.checkpoints import CheckpointError, save_checkpoint
 from simulator.registry import create_scheme

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.figures import FIG6_CURVES, FIGURES, main, scheme_spec
+from simulator.figures import FIG6_CURVES, FIGURES, scheme_spec
+from simulator.figures_cli import main
 from simulator.registry import available_schemes
 from simulator.results import read_rows
 
