@@ -61,13 +61,8 @@ QP) in memory and on disk under ``$SEMCOM_CACHE/bpg`` (default
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
-import re
-import shutil
-import struct
-import subprocess
 import tempfile
 import threading
 from collections import OrderedDict
@@ -78,15 +73,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bpg_tools.heif_mux import (
-    NAL_PPS,
-    NAL_SPS,
-    NAL_VPS,
-    HeifParseError,
-    build_heif,
-    extract_nal_units,
-    nal_type,
-)
+from bpg_tools.backends import BpgExeBackend, HeifBackend, find_bpg_programs
+from bpg_tools.payload import BACKEND_CODE, HEADER_BYTES, BPGDecodeError, BPGError, pack_header, unpack_header
 
 __all__ = [
     "BPGError",
@@ -100,20 +88,8 @@ __all__ = [
     "default_cache_dir",
 ]
 
-HEADER_BYTES = 8
 QP_MIN, QP_MAX = 0, 51
-_CHROMA_IDC = {"400": 0, "420": 1, "422": 2, "444": 3}
-_BACKEND_CODE = {"heif": 0, "bpg": 1}
 _FORMAT_VERSION = "payload-v1"
-_SUBPROCESS_TIMEOUT_S = 120.0
-
-
-class BPGError(RuntimeError):
-    """The codec cannot run (no backend, encoder failure, bad settings)."""
-
-
-class BPGDecodeError(BPGError):
-    """A payload cannot be decoded (corrupt, truncated, wrong backend)."""
 
 
 @dataclass(frozen=True)
@@ -188,185 +164,6 @@ def default_cache_dir() -> Path:
     return base / "semcom-sim" / "bpg"
 
 
-def _ue7(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
-
-
-def _read_ue7(data: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    for i in range(5):
-        if pos >= len(data):
-            raise BPGDecodeError("truncated NAL length")
-        b = data[pos]
-        pos += 1
-        value = (value << 7) | (b & 0x7F)
-        if not b & 0x80:
-            return value, pos
-    raise BPGDecodeError("NAL length longer than 5 bytes")
-
-
-def _pack_header(width: int, height: int, chroma_idc: int, bit_depth: int, backend_code: int, body_len: int) -> bytes:
-    if not (0 < width < 1 << 16 and 0 < height < 1 << 16):
-        raise BPGError(f"image size {width}x{height} does not fit the 16-bit header fields")
-    if body_len >= 1 << 24:
-        raise BPGError(f"body of {body_len} bytes does not fit the 24-bit length field")
-    fmt = (chroma_idc << 6) | ((bit_depth - 8) << 3) | backend_code
-    return struct.pack(">HHB", width, height, fmt) + body_len.to_bytes(3, "big")
-
-
-@dataclass(frozen=True)
-class _Header:
-    width: int
-    height: int
-    chroma_idc: int
-    bit_depth: int
-    backend_code: int
-    body_len: int
-
-
-def _unpack_header(payload: bytes) -> _Header:
-    if len(payload) < HEADER_BYTES:
-        raise BPGDecodeError(f"payload of {len(payload)} bytes is shorter than the {HEADER_BYTES}-byte header")
-    width, height, fmt = struct.unpack_from(">HHB", payload)
-    body_len = int.from_bytes(payload[5:8], "big")
-    header = _Header(width, height, fmt >> 6, ((fmt >> 3) & 7) + 8, fmt & 7, body_len)
-    if width == 0 or height == 0:
-        raise BPGDecodeError("header has a zero image size")
-    if HEADER_BYTES + body_len > len(payload):
-        raise BPGDecodeError(f"header announces {body_len} body bytes, only {len(payload) - HEADER_BYTES} present")
-    return header
-
-
-# --------------------------------------------------------------------------- backends
-class _HeifBackend:
-    """HEVC intra through pillow-heif; the body is the framed NAL units."""
-
-    name = "heif"
-
-    def __init__(self, chroma: str, preset: str) -> None:
-        import pillow_heif
-
-        self._ph = pillow_heif
-        self.chroma = chroma
-        self.preset = preset
-        lib = pillow_heif.libheif_info()
-        self._info = {
-            "backend": "pillow-heif",
-            "pillow_heif": str(pillow_heif.__version__),
-            "libheif": str(lib.get("libheif", "?")),
-            "x265": str(lib.get("encoders", {}).get("x265", lib.get("HEIF", "?"))).replace("x265 HEVC encoder ", "").strip("()"),
-            "libde265": str(lib.get("decoders", {}).get("libde265", "?")).replace("libde265 HEVC decoder, version ", ""),
-            "chroma": chroma,
-            "preset": preset,
-            "rate_control": "x265 constant QP, ipratio=1 (qp = HEVC slice QP)",
-        }
-
-    def info(self) -> dict[str, str]:
-        return dict(self._info)
-
-    def encode(self, rgb: np.ndarray, qp: int) -> tuple[bytes, int, int]:
-        """(body, chroma_format_idc, bit_depth) for an ``[H, W, 3]`` uint8 image."""
-        h, w = rgb.shape[:2]
-        buf = io.BytesIO()
-        try:
-            heif = self._ph.from_bytes("RGB", (w, h), rgb.tobytes())
-            heif.save(buf, quality=50, chroma=int(self.chroma), save_nclx_profile=True,
-                      enc_params={"x265:qp": str(int(qp)), "x265:ipratio": "1", "preset": self.preset})
-            hevc = extract_nal_units(buf.getvalue())
-        except (HeifParseError, RuntimeError, ValueError, OSError) as exc:
-            raise BPGError(f"HEVC encoding failed at QP {qp}: {exc}") from exc
-        body = b"".join(_ue7(len(n)) + n for n in (*hevc.parameter_sets, *hevc.slices))
-        return body, hevc.chroma_format_idc, hevc.bit_depth
-
-    def decode(self, body: bytes, header: _Header) -> np.ndarray:
-        nals = []
-        pos = 0
-        while pos < len(body):
-            size, pos = _read_ue7(body, pos)
-            if size < 2 or pos + size > len(body):
-                raise BPGDecodeError(f"NAL length {size} at byte {pos} runs past the body")
-            nals.append(body[pos : pos + size])
-            pos += size
-        params = [n for n in nals if nal_type(n) in (NAL_VPS, NAL_SPS, NAL_PPS)]
-        slices = [n for n in nals if nal_type(n) not in (NAL_VPS, NAL_SPS, NAL_PPS)]
-        if not slices or not any(nal_type(n) == NAL_SPS for n in params):
-            raise BPGDecodeError("payload lacks an SPS or slice data")
-        try:
-            heif = build_heif(params, slices)
-            img = self._ph.open_heif(heif, convert_hdr_to_8bit=True).to_pillow().convert("RGB")
-            rgb = np.asarray(img)
-        except (HeifParseError, RuntimeError, ValueError, EOFError, SyntaxError, OSError, struct.error) as exc:
-            raise BPGDecodeError(f"HEVC decoding failed: {exc}") from exc
-        return rgb
-
-
-class _BpgExeBackend:
-    """The real bpgenc/bpgdec programs; the body is the .bpg file."""
-
-    name = "bpg"
-
-    def __init__(self, bpgenc: str, bpgdec: str, chroma: str) -> None:
-        self.bpgenc, self.bpgdec, self.chroma = bpgenc, bpgdec, chroma
-        self._info = {"backend": "bpg", "bpgenc": bpgenc, "bpgdec": bpgdec,
-                      "bpg_version": self._version(), "chroma": chroma}
-
-    def _version(self) -> str:
-        try:
-            res = subprocess.run([self.bpgenc, "-h"], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise BPGError(f"cannot run {self.bpgenc}: {exc}") from exc
-        m = re.search(r"version\s+([0-9][\w.\-]*)", res.stdout + res.stderr, re.IGNORECASE)
-        return m.group(1) if m else "unknown"
-
-    def info(self) -> dict[str, str]:
-        return dict(self._info)
-
-    def encode(self, rgb: np.ndarray, qp: int) -> tuple[bytes, int, int]:
-        from PIL import Image
-
-        with tempfile.TemporaryDirectory(prefix="semcom-bpgenc-") as tmp:
-            src, dst = Path(tmp) / "in.png", Path(tmp) / "out.bpg"
-            Image.fromarray(rgb, "RGB").save(src)
-            cmd = [self.bpgenc, "-f", self.chroma, "-q", str(int(qp)), "-o", str(dst), str(src)]
-            try:
-                res = subprocess.run(cmd, capture_output=True, timeout=_SUBPROCESS_TIMEOUT_S)
-            except (OSError, subprocess.SubprocessError) as exc:
-                raise BPGError(f"bpgenc failed: {exc}") from exc
-            if res.returncode != 0 or not dst.exists():
-                raise BPGError(f"bpgenc exited {res.returncode}: {res.stderr.decode(errors='replace')[-300:]}")
-            return dst.read_bytes(), _CHROMA_IDC[self.chroma], 8
-
-    def decode(self, body: bytes, header: _Header) -> np.ndarray:
-        from PIL import Image
-
-        with tempfile.TemporaryDirectory(prefix="semcom-bpgdec-") as tmp:
-            src, dst = Path(tmp) / "in.bpg", Path(tmp) / "out.png"
-            src.write_bytes(body)
-            try:
-                res = subprocess.run([self.bpgdec, "-o", str(dst), str(src)], capture_output=True,
-                                     timeout=_SUBPROCESS_TIMEOUT_S)
-            except (OSError, subprocess.SubprocessError) as exc:
-                raise BPGDecodeError(f"bpgdec failed: {exc}") from exc
-            if res.returncode != 0 or not dst.exists():
-                raise BPGDecodeError(f"bpgdec exited {res.returncode}: {res.stderr.decode(errors='replace')[-300:]}")
-            try:
-                with Image.open(dst) as img:
-                    return np.asarray(img.convert("RGB"))
-            except (OSError, ValueError) as exc:
-                raise BPGDecodeError(f"bpgdec output unreadable: {exc}") from exc
-
-
-def _find_bpg_programs() -> tuple[str, str] | None:
-    enc = os.environ.get("SEMCOM_BPGENC") or shutil.which("bpgenc")
-    dec = os.environ.get("SEMCOM_BPGDEC") or shutil.which("bpgdec")
-    return (enc, dec) if enc and dec else None
-
-
 # --------------------------------------------------------------------------- codec
 @dataclass
 class _Stats:
@@ -391,15 +188,15 @@ class BPGCodec:
                  cache_dir: str | os.PathLike | None | bool = None) -> None:
         if chroma not in ("444", "422", "420"):
             raise BPGError(f"chroma must be 444, 422 or 420, got {chroma!r}")
-        programs = _find_bpg_programs()
+        programs = find_bpg_programs()
         if backend == "auto":
             backend = "bpg" if programs else "heif"
         if backend == "bpg":
             if not programs:
                 raise BPGError("backend 'bpg' needs bpgenc and bpgdec on PATH or SEMCOM_BPGENC/SEMCOM_BPGDEC")
-            self._backend: Any = _BpgExeBackend(programs[0], programs[1], chroma)
+            self._backend: Any = BpgExeBackend(programs[0], programs[1], chroma)
         elif backend == "heif":
-            self._backend = _HeifBackend(chroma, preset)
+            self._backend = HeifBackend(chroma, preset)
         else:
             raise BPGError(f"unknown BPG backend {backend!r}; accepted: auto, heif, bpg")
         self.backend = backend
@@ -443,7 +240,7 @@ class BPGCodec:
         if path is not None:
             try:
                 data = path.read_bytes()
-                _unpack_header(data)
+                unpack_header(data)
             except (OSError, BPGDecodeError):
                 return None
             self.stats.disk_hits += 1
@@ -486,7 +283,7 @@ class BPGCodec:
         self.stats.encode_s += time.perf_counter() - t0
         self.stats.encodes += 1
         h, w = rgb.shape[:2]
-        payload = _pack_header(w, h, chroma_idc, bit_depth, _BACKEND_CODE[self.backend], len(body)) + body
+        payload = pack_header(w, h, chroma_idc, bit_depth, BACKEND_CODE[self.backend], len(body)) + body
         self._store(key, qp, payload)
         return payload
 
@@ -559,8 +356,8 @@ class BPGCodec:
         Nothing is memoised, so timing a decode measures real decoder work.
         """
         payload = bytes(payload)
-        header = _unpack_header(payload)
-        if header.backend_code != _BACKEND_CODE[self.backend]:
+        header = unpack_header(payload)
+        if header.backend_code != BACKEND_CODE[self.backend]:
             raise BPGDecodeError(f"payload backend code {header.backend_code} is not this codec's ({self.backend})")
         body = bytes(payload[HEADER_BYTES : HEADER_BYTES + header.body_len])
         try:
