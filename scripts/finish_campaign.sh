@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End the phase-1 campaign and rebuild every learned number on its codec (docs/training.md).
-#   1. decay: continue the campaign's best weights at 256² crops (batch 2: the pixels per step of
-#      batch 8 × 128², and the last stage's shifted windows now shift), the learning rate falling
-#      linearly to 0 over DECAY_ITERS (wsd) -> checkpoints/jscc-t-CONFIG.{safetensors,json};
+#   1. decay: continue the campaign's best weights at 256² crops on two torchrun processes (batch 2
+#      each: the pixels per step of the campaign's 2 × 8 × 128², and the last stage's shifted
+#      windows now shift), the learning rate falling linearly to 0 over DECAY_ITERS (wsd)
+#      -> checkpoints/jscc-t-CONFIG.{safetensors,json};
 #   2. the receivers on that codec: scripts/train_receivers.sh CONFIG;
 #   3. every committed sweep row, paper figure, table and claims check (rows of the old weights
 #      are recomputed: the checkpoint hash is part of every row's config hash).
@@ -16,7 +17,7 @@ iterations=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['i
 export OMP_NUM_THREADS=1
 
 torchrun --standalone --nproc_per_node 2 -m simulator.train_cli jscc --config "$config" --threads 1 --snr 13 \
-  --batch 1 --crop 256 --optimizer adamw --lr 1e-3 --warmup 200 --schedule wsd \
+  --batch 2 --crop 256 --optimizer adamw --lr 1e-3 --warmup 200 --schedule wsd \
   --iters $((iterations + decay)) --decay-iters "$decay" --ema 0.999 --val-every 500 --save-every 250 --keep-best \
   --init "$weights" --run-dir "runs/finish/jscc-$config" --out "checkpoints/jscc-t-$config.safetensors"
 
