@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-__all__ = ["CHECKPOINT_DIR", "checkpoint_dir", "CheckpointError", "CheckpointIntegrityError", "save_checkpoint",
-           "load_checkpoint", "file_sha256", "atomic_write_text"]
+__all__ = ["CHECKPOINT_DIR", "checkpoint_dir", "CheckpointError", "CheckpointIntegrityError", "CheckpointMismatchError",
+           "save_checkpoint", "load_checkpoint", "require_same_codec", "file_sha256", "atomic_write_text"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 
@@ -37,6 +37,26 @@ class CheckpointError(RuntimeError):
 
 class CheckpointIntegrityError(CheckpointError):
     """A checkpoint's bytes do not have the SHA-256 its card states (or the card states none)."""
+
+
+class CheckpointMismatchError(CheckpointIntegrityError):
+    """A receiver's weights (denoiser, CDDM, finetuned decoder) were trained behind other JSCC-T weights."""
+
+
+def require_same_codec(card: dict[str, Any], path: str | os.PathLike, codec_sha256: str) -> None:
+    """Check that a receiver checkpoint was trained behind the JSCC-T weights loaded with it.
+
+    :param card: the receiver's verified card; its ``jscc_sha256`` names the codec it was trained on
+        (cards without one are not checked).
+    :param path: the receiver's file, for the message.
+    :param codec_sha256: SHA-256 of the JSCC-T weights in use.
+    :raises CheckpointMismatchError: the two differ (the receiver would run on latents it never saw).
+    """
+    trained_on = card.get("jscc_sha256")
+    if trained_on is not None and trained_on != codec_sha256:
+        raise CheckpointMismatchError(
+            f"{Path(path).name} was trained behind JSCC-T weights {trained_on[:12]}…, not the loaded ones "
+            f"({codec_sha256[:12]}…); retrain it on this codec (scripts/train_receivers.sh) or restore its codec")
 
 
 def file_sha256(path: str | os.PathLike) -> str:

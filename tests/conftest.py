@@ -122,8 +122,9 @@ def small_dataset(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint folder with untrained ``tiny`` JSCC-T, denoiser (α = 1 and 0) and
-    phase-3 decoder weights, saved the way the training commands save them."""
-    from simulator.checkpoints import save_checkpoint
+    phase-3 decoder weights, saved the way the training commands save them (the receivers'
+    cards name the codec they belong to)."""
+    from simulator.checkpoints import file_sha256, save_checkpoint
     from simulator.models.denoiser import DENOISER_CONFIGS, LatentDenoiser
     from simulator.models.jscc import JSCC_CONFIGS, JSCCCodec
 
@@ -132,11 +133,12 @@ def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     codec = JSCCCodec(JSCC_CONFIGS["tiny"])
     save_checkpoint(folder / "jscc-t-tiny.safetensors", dict(codec.state_dict()),
                     {"kind": "jscc-t", "config_name": "tiny", "config": codec.cfg.to_dict()})
+    codec_sha = file_sha256(folder / "jscc-t-tiny.safetensors")
     for alpha in ("1", "0"):
         den = LatentDenoiser(DENOISER_CONFIGS["tiny"])
         save_checkpoint(folder / f"denoiser-tiny-alpha{alpha}.safetensors", dict(den.state_dict()),
                         {"kind": "denoiser", "config": den.cfg.to_dict(), "alpha": float(alpha), "t_max": 3,
-                         "stop_margin_db": 0.0})
+                         "stop_margin_db": 0.0, "jscc_sha256": codec_sha})
     save_checkpoint(folder / "ours-decoder-tiny.safetensors", dict(codec.decoder.state_dict()),
-                    {"kind": "jscc-decoder", "config": codec.cfg.to_dict()})
+                    {"kind": "jscc-decoder", "config": codec.cfg.to_dict(), "jscc_sha256": codec_sha})
     return folder

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
 from simulator.channel import complex_to_real
 from simulator.channels import AWGNChannel
-from simulator.checkpoints import CheckpointError
+from simulator.checkpoints import CheckpointError, CheckpointMismatchError, load_checkpoint, save_checkpoint
 from simulator.data import list_images
 from simulator.link import sent_mask
 from simulator.registry import create_scheme
@@ -92,6 +94,25 @@ def test_missing_weights_give_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(tmp_path))
     with pytest.raises(CheckpointError, match="not found"):
         create_scheme("jscc-t:config=tiny")
+
+
+def test_receivers_trained_on_another_codec_are_refused(monkeypatch: pytest.MonkeyPatch, tiny_checkpoints,
+                                                        tmp_path) -> None:
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(tiny_checkpoints, folder)
+    tensors, card = load_checkpoint(folder / "jscc-t-tiny.safetensors")
+    retrained = {k: v + 0.01 for k, v in tensors.items()}  # a codec the receivers never saw
+    save_checkpoint(folder / "jscc-t-tiny.safetensors", retrained, {k: card[k] for k in ("kind", "config_name", "config")})
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(folder))
+    create_scheme("jscc-t:config=tiny")  # the codec alone is fine
+    with pytest.raises(CheckpointMismatchError, match="denoiser-tiny-alpha1.safetensors was trained behind"):
+        create_scheme("ours:config=tiny")
+    den_tensors, den_card = load_checkpoint(folder / "denoiser-tiny-alpha1.safetensors")  # the denoiser retrained too
+    save_checkpoint(folder / "denoiser-tiny-alpha1.safetensors", den_tensors,
+                    den_card | {"jscc_sha256": load_checkpoint(folder / "jscc-t-tiny.safetensors")[1]["sha256"]})
+    with pytest.raises(CheckpointMismatchError, match="ours-decoder-tiny.safetensors was trained behind"):
+        create_scheme("ours:config=tiny")
+    create_scheme("ours:config=tiny:decoder=jscc")
 
 
 # --- exact channel uses for sides that are not multiples of 16 --------------------------------

@@ -27,7 +27,7 @@ import torch
 
 from baselines.cddm.model import OFFICIAL_T_MAX_DB, START_RULES
 from baselines.cddm.training import load_cddm
-from simulator.checkpoints import checkpoint_dir, load_checkpoint
+from simulator.checkpoints import checkpoint_dir, load_checkpoint, require_same_codec
 from simulator.options import Option
 from simulator.registry import register_scheme
 from simulator.schemes.latent import LatentScheme
@@ -66,6 +66,7 @@ class CDDMScheme(LatentScheme):
         if not cddm_path.is_file():
             raise ValueError(f"cddm: weights {cddm_path} not found; train them with `semcom-train cddm --config {self.config_name}`")
         self.cddm, self.cddm_card = load_cddm(cddm_path)
+        require_same_codec(self.cddm_card, cddm_path, self.jscc_card["sha256"])
         self.weight_hashes.append(self.cddm_card["sha256"])
         dec_path = ckpt_dir / f"cddm-decoder-{self.config_name}.safetensors"
         use_finetuned = o["decoder"] == "finetuned" or (o["decoder"] == "auto" and dec_path.is_file())
@@ -74,6 +75,7 @@ class CDDMScheme(LatentScheme):
                 raise ValueError(f"cddm: finetuned decoder {dec_path} not found; train it with "
                                  f"`semcom-train cddm-finetune --config {self.config_name}` or use decoder=jscc")
             tensors, card = load_checkpoint(dec_path, kind="jscc-decoder")
+            require_same_codec(card, dec_path, self.jscc_card["sha256"])
             self.decoder.load_state_dict(tensors)
             self.weight_hashes.append(card["sha256"])
         self.decoder_weights = "finetuned" if use_finetuned else "jscc"

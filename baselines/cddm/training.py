@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from baselines.cddm.model import CDDM, CDDM_CONFIGS, CDDMConfig
-from simulator.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint
+from simulator.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, require_same_codec
 from simulator.link import normalize_latent, random_awgn_latent
 from simulator.metrics import psnr
 from simulator.schemes.latent import load_jscc
@@ -125,6 +125,7 @@ class CDDMFinetuneTask(DecoderFinetuneTask):
                  snr_floor_db: float | None = None, start: str = "matched") -> None:
         cddm, self.cddm_card = load_cddm(cddm_path)
         super().__init__(jscc_path, cddm, config_name)
+        require_same_codec(self.cddm_card, cddm_path, self.jscc_card["sha256"])
         self.eta, self.snr_floor_db, self.start = eta, snr_floor_db, start
 
     @classmethod

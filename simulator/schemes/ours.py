@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from simulator.checkpoints import checkpoint_dir, load_checkpoint
+from simulator.checkpoints import checkpoint_dir, load_checkpoint, require_same_codec
 from simulator.models.denoiser import S1_MODES, initial_similarity
 from simulator.options import Option
 from simulator.registry import register_scheme
@@ -57,11 +57,13 @@ class OursScheme(LatentScheme):
         self.steps = None if o["steps"] == "adaptive" else int(o["steps"])
         den_path = checkpoint_dir() / f"denoiser-{self.config_name}-alpha{o['alpha']}.safetensors"
         self.denoiser, self.denoiser_card = load_denoiser(den_path)
+        require_same_codec(self.denoiser_card, den_path, self.jscc_card["sha256"])
         self.weight_hashes.append(self.denoiser_card["sha256"])
         use_finetuned = o["decoder"] == "finetuned" or (o["decoder"] == "auto" and o["alpha"] == "1")
         if use_finetuned:
             dec_path = checkpoint_dir() / f"ours-decoder-{self.config_name}.safetensors"
             tensors, card = load_checkpoint(dec_path, kind="jscc-decoder")
+            require_same_codec(card, dec_path, self.jscc_card["sha256"])
             self.decoder.load_state_dict(tensors)
             self.weight_hashes.append(card["sha256"])
         self.t_max = int(self.denoiser_card.get("t_max", 3))

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from simulator.channels import AWGNChannel, Channel, make_channel
-from simulator.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint
+from simulator.checkpoints import CHECKPOINT_DIR, CheckpointError, load_checkpoint, require_same_codec
 from simulator.link import normalize_latent
 from simulator.metrics import psnr
 from simulator.models.denoiser import (
@@ -218,6 +218,7 @@ class FinetuneTask(DecoderFinetuneTask):
     def __init__(self, jscc_path: Path, denoiser_path: Path, config_name: str, channel: Channel | None = None) -> None:
         denoiser, self.den_card = load_denoiser(denoiser_path)
         super().__init__(jscc_path, denoiser, config_name, channel)
+        require_same_codec(self.den_card, denoiser_path, self.jscc_card["sha256"])
         self.t_max = int(self.den_card.get("t_max", 3))
         self.margin_db = float(self.den_card["stop_margin_db"])
 
