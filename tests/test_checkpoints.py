@@ -32,6 +32,15 @@ def test_shipped_checkpoints_match_their_cards(path: Path) -> None:
     assert tensors and card["sha256"] == file_sha256(path) and card["file"] == path.name
 
 
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_receivers_belong_to_the_shipped_codec(path: Path) -> None:
+    card = load_checkpoint(path)[1]
+    if "jscc_sha256" not in card:  # a codec
+        return
+    codec = CHECKPOINT_DIR / f"jscc-t-{card.get('config_name', 'cpu')}.safetensors"
+    assert card["jscc_sha256"] == load_checkpoint(codec)[1]["sha256"], f"{path.name} was trained on another codec"
+
+
 def test_altered_checkpoint_is_refused_and_nothing_is_written(
         tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The issue's check: flip 400 bytes in the middle of the shipped JSCC-T weights."""
@@ -85,7 +94,7 @@ def test_user_trained_file_passed_by_path_loads(tmp_path: Path) -> None:
 def test_figures_fail_on_altered_weights_instead_of_dropping_the_scheme(
         tiny_checkpoints: Path, tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from simulator.figures import main as figures_main
+    from simulator.figures_cli import main as figures_main
 
     folder = tmp_path / "ckpt"
     shutil.copytree(tiny_checkpoints, folder)
