@@ -3,20 +3,33 @@
 # denoiser (alpha = 1 and alpha = 0), its phase-3 decoder, CDDM and its decoder, with the recipes
 # of the shipped weights (their cards; docs/reproduction.md).  Two lanes run side by side, one
 # thread each: denoiser alpha 1 -> its decoder -> denoiser alpha 0, and CDDM -> its decoder.
-# Each step is resumable (rerun after a kill); a failed step stops the script.
+# A step whose shipped checkpoint already has its iterations and names the shipped codec is
+# skipped (scripts/checkpoint_done.py); an interrupted step resumes from runs/.  A failed step
+# stops the script.
 # Usage: scripts/train_receivers.sh [CONFIG]   (default cpu)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export OMP_NUM_THREADS=1
-T="--config ${1:-cpu} --threads 1 --batch 8 --crop 128"
+config=${1:-cpu}
+T="--config $config --threads 1 --batch 8 --crop 128"
+
+# step CHECKPOINT_NAME ITERS SEMCOM_TRAIN_ARGS...: train unless the checkpoint is already done
+step() {
+  local name=$1 iters=$2; shift 2
+  if python3 scripts/checkpoint_done.py "$name" "$iters"; then
+    echo "$name: done ($iters iterations, trained behind the shipped codec)"
+  else
+    semcom-train "$@" --iters "$iters"
+  fi
+}
 
 (
-  semcom-train denoiser $T --alpha 1 --iters 1500 --lr 3e-4 --val-every 500 --save-every 100
-  semcom-train finetune $T --alpha 1 --iters 500 --lr 1e-4 --val-every 250 --save-every 100
-  semcom-train denoiser $T --alpha 0 --iters 1500 --lr 3e-4 --val-every 500 --save-every 100  # same recipe as alpha 1
+  step "denoiser-$config-alpha1" 1500 denoiser $T --alpha 1 --lr 3e-4 --val-every 500 --save-every 100
+  step "ours-decoder-$config" 500 finetune $T --alpha 1 --lr 1e-4 --val-every 250 --save-every 100
+  step "denoiser-$config-alpha0" 1500 denoiser $T --alpha 0 --lr 3e-4 --val-every 500 --save-every 100  # same recipe as alpha 1
 ) & denoiser_lane=$!
 (
-  semcom-train cddm $T --iters 9000 --lr 3e-4 --val-every 3000 --save-every 500
-  semcom-train cddm-finetune $T --iters 250 --lr 1e-4 --val-every 125 --save-every 50
+  step "cddm-$config" 9000 cddm $T --lr 3e-4 --val-every 3000 --save-every 500
+  step "cddm-decoder-$config" 250 cddm-finetune $T --lr 1e-4 --val-every 125 --save-every 50
 ) & cddm_lane=$!
 wait "$denoiser_lane"; wait "$cddm_lane"

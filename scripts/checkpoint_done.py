@@ -1,0 +1,42 @@
+"""Exit 0 when a shipped checkpoint is already the output of a training step, else 1.
+
+A step is done when ``checkpoints/NAME.json`` exists, records ITERS iterations and, for a receiver
+(a card naming ``jscc_sha256``), was trained behind the shipped codec ``checkpoints/jscc-t-CONFIG``.
+The training scripts use it to skip finished steps in a later session (``runs/`` does not travel).
+
+    python scripts/checkpoint_done.py denoiser-cpu-alpha1 1500 && echo done
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def done(name: str, iterations: int) -> bool:
+    card_path = CHECKPOINTS / f"{name}.json"
+    if not card_path.is_file():
+        return False
+    card = json.loads(card_path.read_text())
+    if card.get("iterations") != iterations:
+        return False
+    trained_on = card.get("jscc_sha256")
+    if trained_on is None:
+        return True
+    codec = CHECKPOINTS / f"jscc-t-{card.get('config_name', 'cpu')}.json"
+    return codec.is_file() and json.loads(codec.read_text()).get("sha256") == trained_on
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="checkpoint name under checkpoints/, without suffix")
+    parser.add_argument("iterations", type=int)
+    args = parser.parse_args()
+    return 0 if done(args.name, args.iterations) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
