@@ -16,8 +16,9 @@ from pathlib import Path
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
-def done(name: str, iterations: int) -> bool:
-    card_path = CHECKPOINTS / f"{name}.json"
+def done(name: str, iterations: int, folder: Path = CHECKPOINTS) -> bool:
+    """Whether ``folder/NAME`` holds ``iterations`` iterations behind the codec shipped beside it."""
+    card_path = folder / f"{name}.json"
     if not card_path.is_file():
         return False
     card = json.loads(card_path.read_text())
@@ -26,7 +27,7 @@ def done(name: str, iterations: int) -> bool:
     trained_on = card.get("jscc_sha256")
     if trained_on is None:
         return True
-    codec = CHECKPOINTS / f"jscc-t-{card.get('config_name', 'cpu')}.json"
+    codec = folder / f"jscc-t-{card.get('config_name', 'cpu')}.json"
     return codec.is_file() and json.loads(codec.read_text()).get("sha256") == trained_on
 
 
@@ -34,8 +35,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="checkpoint name under checkpoints/, without suffix")
     parser.add_argument("iterations", type=int)
+    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS, help="folder (default: the repo's checkpoints/)")
     args = parser.parse_args()
-    return 0 if done(args.name, args.iterations) else 1
+    return 0 if done(args.name, args.iterations, args.checkpoints) else 1
 
 
 if __name__ == "__main__":

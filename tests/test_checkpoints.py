@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,22 @@ def test_figures_fail_on_altered_weights_instead_of_dropping_the_scheme(
     err = capsys.readouterr().err
     assert "denoiser-tiny-alpha1.safetensors" in err and "SHA-256" in err
     assert not list(out.rglob("*.jsonl"))
+
+
+def test_checkpoint_done_skips_only_steps_finished_behind_the_shipped_codec(tiny_checkpoints: Path, tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "checkpoint_done.py"
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoints, folder)
+    den = folder / "denoiser-tiny-alpha1.json"
+    den.write_text(json.dumps(json.loads(den.read_text()) | {"config_name": "tiny", "iterations": 1500}))
+
+    def done(name: str, iterations: int) -> bool:
+        run = subprocess.run([sys.executable, str(script), name, str(iterations), "--checkpoints", str(folder)])
+        return run.returncode == 0
+
+    assert done("denoiser-tiny-alpha1", 1500)
+    assert not done("denoiser-tiny-alpha1", 1000)  # another recipe
+    assert not done("denoiser-tiny-alpha9", 1500)  # never trained
+    codec = folder / "jscc-t-tiny.json"
+    codec.write_text(json.dumps(json.loads(codec.read_text()) | {"sha256": "0" * 64}))  # a new codec shipped
+    assert not done("denoiser-tiny-alpha1", 1500)
