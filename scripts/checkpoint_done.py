@@ -13,6 +13,9 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from simulator.checkpoints import CheckpointMismatchError, require_same_codec  # noqa: E402
+
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
@@ -24,11 +27,16 @@ def done(name: str, iterations: int, folder: Path = CHECKPOINTS) -> bool:
     card = json.loads(card_path.read_text())
     if card.get("iterations") != iterations:
         return False
-    trained_on = card.get("jscc_sha256")
-    if trained_on is None:
+    if card.get("jscc_sha256") is None:
         return True
     codec = folder / f"jscc-t-{card.get('config_name', 'cpu')}.json"
-    return codec.is_file() and json.loads(codec.read_text()).get("sha256") == trained_on
+    if not codec.is_file():
+        return False
+    try:
+        require_same_codec(card, card_path, json.loads(codec.read_text())["sha256"])
+    except CheckpointMismatchError:
+        return False
+    return True
 
 
 def main() -> int:
