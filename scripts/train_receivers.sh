@@ -24,9 +24,9 @@ step() {
 }
 
 (
-  step "denoiser-$config-alpha1" 1500 denoiser $T --alpha 1 --lr 3e-4 --val-every 500 --save-every 100
+  step "denoiser-$config-alpha1" 6000 denoiser $T --alpha 1 --lr 3e-4 --val-every 1000 --save-every 200
   step "ours-decoder-$config" 500 finetune $T --alpha 1 --lr 1e-4 --val-every 250 --save-every 100
-  step "denoiser-$config-alpha0" 1500 denoiser $T --alpha 0 --lr 3e-4 --val-every 500 --save-every 100  # same recipe as alpha 1
+  step "denoiser-$config-alpha0" 6000 denoiser $T --alpha 0 --lr 3e-4 --val-every 1000 --save-every 200  # same recipe as alpha 1
 ) & denoiser_lane=$!
 (
   step "cddm-$config" 9000 cddm $T --lr 3e-4 --val-every 3000 --save-every 500
