@@ -1,7 +1,8 @@
 """Exit 0 when a shipped checkpoint is already the output of a training step, else 1.
 
 A step is done when ``checkpoints/NAME.json`` exists, records ITERS iterations and, for a receiver
-(a card naming ``jscc_sha256``), was trained behind the shipped codec ``checkpoints/jscc-t-CONFIG``.
+(a card naming ``jscc_sha256``), was trained behind the shipped codec ``checkpoints/jscc-t-CONFIG``;
+a phase-3 decoder (a card naming ``denoiser_sha256``) also behind a shipped denoiser.
 The training scripts use it to skip finished steps in a later session (``runs/`` does not travel).
 
     python scripts/checkpoint_done.py denoiser-cpu-alpha1 1500 && echo done
@@ -20,12 +21,16 @@ CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def done(name: str, iterations: int, folder: Path = CHECKPOINTS) -> bool:
-    """Whether ``folder/NAME`` holds ``iterations`` iterations behind the codec shipped beside it."""
+    """Whether ``folder/NAME`` holds ``iterations`` iterations behind the codec (and denoiser) shipped beside it."""
     card_path = folder / f"{name}.json"
     if not card_path.is_file():
         return False
     card = json.loads(card_path.read_text())
     if card.get("iterations") != iterations:
+        return False
+    behind_denoiser = card.get("denoiser_sha256")
+    if behind_denoiser is not None and not any(
+            json.loads(p.read_text()).get("sha256") == behind_denoiser for p in folder.glob("denoiser-*.json")):
         return False
     if card.get("jscc_sha256") is None:
         return True

@@ -124,6 +124,12 @@ def test_checkpoint_done_skips_only_steps_finished_behind_the_shipped_codec(tiny
     assert done("denoiser-tiny-alpha1", 1500)
     assert not done("denoiser-tiny-alpha1", 1000)  # another recipe
     assert not done("denoiser-tiny-alpha9", 1500)  # never trained
+    decoder = folder / "ours-decoder-tiny.json"
+    behind = {"config_name": "tiny", "iterations": 500, "denoiser_sha256": json.loads(den.read_text())["sha256"]}
+    decoder.write_text(json.dumps(json.loads(decoder.read_text()) | behind))
+    assert done("ours-decoder-tiny", 500)
+    decoder.write_text(json.dumps(json.loads(decoder.read_text()) | {"denoiser_sha256": "1" * 64}))
+    assert not done("ours-decoder-tiny", 500)  # its denoiser was retrained since
     codec = folder / "jscc-t-tiny.json"
     codec.write_text(json.dumps(json.loads(codec.read_text()) | {"sha256": "0" * 64}))  # a new codec shipped
     assert not done("denoiser-tiny-alpha1", 1500)
