@@ -166,3 +166,26 @@ def test_odd_sized_image_uses_the_same_n_as_every_scheme(spec: str, tmp_path) ->
     assert sent.pow(2).sum().item() / 805 == pytest.approx(1.0, rel=1e-5)  # Es = 1 over what is sent
     assert not enc.latent[~enc.mask].any()
     assert scheme.encode(torch.rand(3, 64, 48)).mask is None
+
+
+def test_ours_stop_margin_is_the_one_calibrated_through_the_decoder_in_use(tiny_checkpoints, tmp_path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.training.denoiser_task import FinetuneTask
+
+    task = FinetuneTask(tiny_checkpoints / "jscc-t-tiny.safetensors", tiny_checkpoints / "denoiser-tiny-alpha1.safetensors",
+                        "tiny")
+    task.modules.eval()
+    val = task.validate(torch.rand(2, 3, 32, 32))
+    _, card = task.export()
+    assert card["stop_margin_db"] == val["val_stop_margin_db"] and set(card["calibration"]) >= {"-3", "12"}
+    assert card["training_stop_margin_db"] == 0.0  # trained behind the denoiser's rule
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoints, folder)
+    tensors, dec_card = load_checkpoint(folder / "ours-decoder-tiny.safetensors", kind="jscc-decoder")
+    keep = {k: v for k, v in dec_card.items() if k not in ("sha256", "file")}
+    save_checkpoint(folder / "ours-decoder-tiny.safetensors", tensors, keep | {"stop_margin_db": 0.75})
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(folder))
+    assert create_scheme("ours:config=tiny").margin_db == 0.75  # the phase-3 decoder's
+    assert create_scheme("ours:config=tiny:decoder=jscc").margin_db == 0.0  # the denoiser's
+    assert create_scheme("ours:config=tiny:margin=0.2").margin_db == 0.2

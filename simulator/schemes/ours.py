@@ -9,7 +9,8 @@ Variants are chosen with scheme options, no code needed::
     ours:decoder=jscc             the phase-1 JSCC-T decoder instead of the phase-3 one
     ours:margin=0                 adaptive stop margin in dB (0 = the paper's rule "stop when s
                                   decreases"; default auto = the margin calibrated on validation
-                                  images and stored in the denoiser's card)
+                                  images through the decoder in use: the phase-3 decoder's card,
+                                  else the denoiser's)
 
 ``decoder=auto`` (default) uses the phase-3 decoder finetuned behind the α = 1 denoiser
 when ``alpha=1`` and the JSCC-T decoder otherwise.
@@ -45,8 +46,8 @@ class OursScheme(LatentScheme):
         "alpha": Option("1", "SS-loss weight of the denoiser weights to load", choices=("1", "0")),
         "decoder": Option("auto", "decoder weights: auto, finetuned (phase 3) or jscc (phase 1)",
                           choices=("auto", "finetuned", "jscc")),
-        "margin": Option("auto", "adaptive stop margin, dB of effective latent SNR (auto: calibrated, from "
-                                 "the denoiser card; 0: the paper's rule)", kind="float", choices=("auto",), minimum=0),
+        "margin": Option("auto", "adaptive stop margin, dB of effective latent SNR (auto: calibrated through "
+                                 "the decoder in use, from its card; 0: the paper's rule)", kind="float", choices=("auto",), minimum=0),
     } | LatentScheme.options_schema  # config last: the order of canonical specs
     #: 2: g_s predicts each step's gain in dB and the adaptive rule has a stop margin.
     implementation_version = 2
@@ -60,15 +61,18 @@ class OursScheme(LatentScheme):
         require_same_codec(self.denoiser_card, den_path, self.jscc_card["sha256"])
         self.weight_hashes.append(self.denoiser_card["sha256"])
         use_finetuned = o["decoder"] == "finetuned" or (o["decoder"] == "auto" and o["alpha"] == "1")
+        margin_card = self.denoiser_card  # the stop margin calibrated through the decoder in use
         if use_finetuned:
             dec_path = checkpoint_dir() / f"ours-decoder-{self.config_name}.safetensors"
             tensors, card = load_checkpoint(dec_path, kind="jscc-decoder")
             require_same_codec(card, dec_path, self.jscc_card["sha256"])
             self.decoder.load_state_dict(tensors)
             self.weight_hashes.append(card["sha256"])
+            if "stop_margin_db" in card:
+                margin_card = card
         self.t_max = int(self.denoiser_card.get("t_max", 3))
         margin = self.values["margin"]
-        self.margin_db = float(self.denoiser_card["stop_margin_db"]) if margin == "auto" else float(margin)
+        self.margin_db = float(margin_card["stop_margin_db"]) if margin == "auto" else float(margin)
 
     def config(self) -> dict[str, Any]:
         return super().config() | {"t_max": self.t_max, "denoiser_config": self.denoiser_card["config"],

@@ -221,6 +221,7 @@ class FinetuneTask(DecoderFinetuneTask):
         require_same_codec(self.den_card, denoiser_path, self.jscc_card["sha256"])
         self.t_max = int(self.den_card.get("t_max", 3))
         self.margin_db = float(self.den_card["stop_margin_db"])
+        self.calibration: MarginCalibration | None = None  # set by validate()
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "FinetuneTask":
@@ -231,5 +232,15 @@ class FinetuneTask(DecoderFinetuneTask):
         s1 = initial_similarity(snr_db.cpu()).to(z.device)
         return self.modules["denoiser"].run(z, s1, t_max=self.t_max, margin_db=self.margin_db).latent
 
+    def validate(self, images: torch.Tensor) -> dict[str, float]:
+        """Validation PSNR (trained with the denoiser's stop margin), then the stop margin
+        calibrated again through this decoder (:func:`~simulator.training.calibrate.calibrate_margin`):
+        which steps pay depends on the decoder that renders them, and ``ours`` runs with this one."""
+        out = super().validate(images)
+        self.calibration = calibrate_margin(self.modules["denoiser"], self.modules["encoder"], self.modules["decoder"],
+                                            images, self.t_max)
+        return out | {"val_stop_margin_db": self.calibration.margin_db}
+
     def card_extras(self) -> dict[str, Any]:
-        return {"denoiser_sha256": self.den_card["sha256"]}
+        return {"denoiser_sha256": self.den_card["sha256"], "training_stop_margin_db": self.margin_db,
+                **(self.calibration.as_card() if self.calibration else {})}
