@@ -5,7 +5,7 @@ A step is done when ``checkpoints/NAME.json`` exists, records ITERS iterations a
 a phase-3 decoder (a card naming ``denoiser_sha256``) also behind a shipped denoiser.
 The training scripts use it to skip finished steps in a later session (``runs/`` does not travel).
 
-    python scripts/checkpoint_done.py denoiser-cpu-alpha1 1500 && echo done
+    python scripts/checkpoint_done.py denoiser-cpu-alpha1 6000 && echo done
 """
 from __future__ import annotations
 
