@@ -12,7 +12,7 @@ Schemes
     (Sionna ``Mapper("qam", log2 M)``, Es = 1) → the sweep's channel (``y = h·x + sqrt(N0)·w``,
     h = 1 over AWGN) → ``Demapper("app", "qam", log2 M)`` on the zero-forced ``y/h`` with the
     per-symbol noise variance ``no = N0/|h|²`` (exact LLRs; ``y`` and ``no = N0`` over AWGN,
-    :func:`simulator.csi.demapper_input`) → BP decoder (:mod:`baselines.ldpc_link`: numba
+    :func:`simulator.channels.demapper_input`) → BP decoder (:mod:`baselines.ldpc_link`: numba
     flooding by default, 50 iterations with syndrome early stop) → BPG decoder.  Each code
     block gets 5G's bit interleaver for its QAM order (TS 38.212 §5.4.2.2, Sionna's
     ``num_bits_per_symbol``) and no other interleaving: block j is sent on consecutive
@@ -52,8 +52,7 @@ import torch
 from baselines.ldpc_link import CN_UPDATES, DECODERS, LdpcLink, shared_link
 from baselines.ldpc_tb import Segmentation, payload_from_blocks, segment, tb_bits
 from bpg_tools import BPGCodec, BPGDecodeError, BPGError, EncodedImage, get_codec, to_uint8_rgb
-from simulator.channels import ChannelOutput
-from simulator.csi import capacity_bits, demapper_input
+from simulator.channels import ChannelOutput, capacity_bits, demapper_input
 from simulator.options import Option
 from simulator.registry import register_alias, register_scheme
 from simulator.schemes.base import Reception, Scheme, Transmission
@@ -360,7 +359,7 @@ class BpgCapacity(_BpgCodecScheme):
 
     Bound for separate source/channel coding: no channel code can carry more bits
     reliably.  The budget is ``floor(n·log2(1 + SNR))`` over AWGN and
-    ``floor(Σ_i log2(1 + |h_i|²·SNR))`` under fading (:func:`simulator.csi.capacity_bits`:
+    ``floor(Σ_i log2(1 + |h_i|²·SNR))`` under fading (:func:`simulator.channels.capacity_bits`:
     the transmitter is granted the receiver's CSI).  Nothing is sent; the receiver uses only
     the CSI.  The rate search runs in :meth:`receive` (the budget depends on the channel) and
     is cached per (image, QP).

@@ -22,7 +22,7 @@ import sys
 
 import torch
 
-from simulator.channel import noise_generator, unit_noise
+from simulator.channels import noise_generator, unit_noise
 from simulator.cli_common import join_negative_values
 from simulator.data import find_dataset, list_images, load_image
 from simulator.link import awgn_latent

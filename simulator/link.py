@@ -1,7 +1,7 @@
 """The learned link in tensors: latent ↔ channel symbols, used by training and by schemes.
 
 A latent ``[B, C, h, w]`` is flattened to 2n reals per image, power-normalised so that its
-n complex symbols have Es = 1 (:func:`simulator.channel.power_normalize`), sent over AWGN,
+n complex symbols have Es = 1 (:func:`simulator.channels.power_normalize`), sent over AWGN,
 and reshaped back.  The receiver sees the *normalised* latent plus noise, so every
 learned receiver (decoder, denoiser) is trained on that scale.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from simulator.channel import complex_to_real, power_normalize, real_to_complex
+from simulator.channels import complex_to_real, power_normalize, real_to_complex
 
 __all__ = ["sent_mask", "normalize_latent", "awgn_latent", "random_awgn_latent"]
 

@@ -15,9 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
-from simulator.channel import complex_to_real, power_normalize, real_to_complex
-from simulator.channels import ChannelOutput
-from simulator.csi import mmse_equalize
+from simulator.channels import ChannelOutput, complex_to_real, mmse_equalize, power_normalize, real_to_complex
 from simulator.options import Option
 from simulator.registry import register_scheme
 from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission

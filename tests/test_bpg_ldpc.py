@@ -8,8 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from simulator.channel import snr_db_to_noise_power, unit_noise
-from simulator.channels import AWGNChannel, Realisation
+from simulator.channels import AWGNChannel, Realisation, snr_db_to_noise_power, unit_noise
 from simulator.metrics import psnr
 from simulator.registry import available_schemes, create_scheme, parse_scheme_list
 from simulator.schemes.base import Transmission

@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from simulator.channel import (
+from simulator.channels import (
     awgn,
     complex_to_real,
     noise_generator,

@@ -11,9 +11,21 @@ import torch
 from scipy.special import exp1
 from scipy.stats import kstest
 
-from simulator.channel import awgn, noise_generator, unit_noise
-from simulator.channels import AWGNChannel, RayleighBlockChannel, RayleighFastChannel, Realisation, make_channel
-from simulator.csi import capacity_bits, demapper_input, effective_snr_db, mmse_equalize, mmse_gain
+from simulator.channels import (
+    AWGNChannel,
+    RayleighBlockChannel,
+    RayleighFastChannel,
+    Realisation,
+    awgn,
+    capacity_bits,
+    demapper_input,
+    effective_snr_db,
+    make_channel,
+    mmse_equalize,
+    mmse_gain,
+    noise_generator,
+    unit_noise,
+)
 
 
 def _unit_gaussian_symbols(n: int, seed: int) -> torch.Tensor:

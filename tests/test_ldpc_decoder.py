@@ -10,7 +10,7 @@ import torch
 
 from baselines.ldpc_decoder import LLR_MAX, channel_llr, decode, qc_graph
 from baselines.ldpc_link import LdpcLink
-from simulator.channel import snr_db_to_noise_power
+from simulator.channels import snr_db_to_noise_power
 
 
 def _channel(link: LdpcLink, blocks: int, snr_db: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

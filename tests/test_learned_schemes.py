@@ -7,8 +7,7 @@ import shutil
 import pytest
 import torch
 
-from simulator.channel import complex_to_real
-from simulator.channels import AWGNChannel
+from simulator.channels import AWGNChannel, complex_to_real
 from simulator.checkpoints import CheckpointError, CheckpointMismatchError, load_checkpoint, save_checkpoint
 from simulator.data import list_images
 from simulator.link import sent_mask

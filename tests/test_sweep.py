@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from simulator.channel import noise_generator, unit_noise
+from simulator.channels import noise_generator, unit_noise
 from simulator.data import list_images
 from simulator.registry import create_scheme
 from simulator.results import (

@@ -2,9 +2,9 @@
 
 :class:`LatentScheme` does the transmitter (encode once per image, SNR independent; the
 power-normalised latent's 2n reals as n complex symbols) and the receiver: the MMSE-equalised
-channel output (:func:`simulator.csi.mmse_equalize`; the output itself over AWGN) back in the
+channel output (:func:`simulator.channels.mmse_equalize`; the output itself over AWGN) back in the
 latent's layout, then :meth:`LatentScheme.denoise` (identity for JSCC-T) conditioned on the
-effective SNR (:func:`simulator.csi.effective_snr_db`; the SNR over AWGN), then the decoder.
+effective SNR (:func:`simulator.channels.effective_snr_db`; the SNR over AWGN), then the decoder.
 A subclass may swap the decoder weights (the phase-3 finetuned decoders of ``ours`` and ``cddm``).
 
 Every scheme sends ``n = round(ρ·3·H·W)`` complex symbols per image.  Image sizes that are
@@ -23,10 +23,8 @@ from typing import Any
 
 import torch
 
-from simulator.channel import complex_to_real, real_to_complex
-from simulator.channels import ChannelOutput
+from simulator.channels import ChannelOutput, complex_to_real, effective_snr_db, mmse_equalize, real_to_complex
 from simulator.checkpoints import CheckpointError, checkpoint_dir, load_checkpoint
-from simulator.csi import effective_snr_db, mmse_equalize
 from simulator.data import pad_to_multiple
 from simulator.link import normalize_latent, sent_mask
 from simulator.models.jscc import JSCC_CONFIGS, STRIDE, JSCCCodec, JSCCConfig
@@ -100,7 +98,7 @@ class LatentScheme(Scheme):
                 ) -> tuple[torch.Tensor, dict[str, Any]]:
         """Receiver-side latent processing before the decoder: ``[B, C, h, w]`` → same.
 
-        :param snr_db: the effective SNR of ``z`` in dB (:func:`simulator.csi.effective_snr_db`:
+        :param snr_db: the effective SNR of ``z`` in dB (:func:`simulator.channels.effective_snr_db`:
             the channel SNR over AWGN, |h|²·SNR for one fading block per image).
 
         :param generator: the source of any random draws (``None`` unless

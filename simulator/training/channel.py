@@ -6,15 +6,14 @@ AWGN training is unchanged).  Under fading each item draws its gains from the ch
 (:meth:`simulator.channels.Channel.gains`, one h per image for ``rayleigh-block`` without a
 coherence, per use for ``rayleigh-fast``) and CN(0, N0) noise, from torch's global CPU RNG; the
 receiver sees the MMSE-equalised latent y·h*/(|h|² + N0) and the effective SNR
-Ā/(1 − Ā) (:mod:`simulator.csi`), as in the sweep.  Gradients flow through the latent only.
+Ā/(1 − Ā) (:mod:`simulator.channels.csi`), as in the sweep.  Gradients flow through the latent only.
 """
 
 from __future__ import annotations
 
 import torch
 
-from simulator.channel import complex_to_real, real_to_complex, unit_noise
-from simulator.channels import Channel
+from simulator.channels import Channel, complex_to_real, real_to_complex, unit_noise
 from simulator.link import random_awgn_latent
 
 __all__ = ["random_channel_latent"]

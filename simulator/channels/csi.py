@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from simulator.channels import ChannelOutput
+from simulator.channels.models import ChannelOutput
 
 __all__ = ["mmse_gain", "mmse_equalize", "effective_snr_db", "demapper_input", "capacity_bits"]
 

@@ -7,11 +7,11 @@ A scheme's transmitter turns an image into ``x ∈ C^n`` (Es = 1); the sweep dra
 :meth:`Realisation.apply` returns the :class:`ChannelOutput` the receiver gets: the channel
 output ``y = h ⊙ x + sqrt(N0)·w`` together with what a receiver knows (perfect CSI: the gains
 ``h`` and N0).  A new channel is one :class:`Channel` subclass (its :meth:`Channel.gains`) and
-one entry in :data:`CHANNELS`; no scheme changes.
+one entry in :data:`simulator.channels.registry.CHANNELS`; no scheme changes.
 
 Common random numbers
 ---------------------
-The unit noise ``w`` is exactly the AWGN noise of :mod:`simulator.channel`
+The unit noise ``w`` is exactly the AWGN noise of :mod:`simulator.channels.awgn`
 (``unit_noise(n, noise_generator(seed, image_id, snr_db, realization))``), for every channel.
 The gains come from a second generator keyed by (seed, image, realisation) and the channel
 (:func:`gain_generator`), **not** by the SNR: an image keeps its fade across the SNR points (so
@@ -34,17 +34,15 @@ from typing import Any, ClassVar
 
 import torch
 
-from simulator.channel import _key_to_seed, awgn, noise_generator, snr_db_to_noise_power, unit_noise
+from simulator.channels.awgn import _key_to_seed, awgn, noise_generator, snr_db_to_noise_power, unit_noise
 
 __all__ = [
-    "CHANNELS",
     "ChannelOutput",
     "Realisation",
     "Channel",
     "AWGNChannel",
     "RayleighBlockChannel",
     "RayleighFastChannel",
-    "make_channel",
     "gain_generator",
 ]
 
@@ -212,21 +210,3 @@ class RayleighFastChannel(Channel):
 
     def gains(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return unit_noise(n, generator)
-
-
-#: name → channel class (the ``--channel`` choices).
-CHANNELS: dict[str, type[Channel]] = {c.name: c for c in (AWGNChannel, RayleighBlockChannel, RayleighFastChannel)}
-
-
-def make_channel(name: str, coherence: int | None = None) -> Channel:
-    """The channel called ``name``; ``coherence`` (L channel uses) only for ``rayleigh-block``.
-
-    :raises ValueError: one line naming the bad value and what is accepted.
-    """
-    if name not in CHANNELS:
-        raise ValueError(f"unknown channel {name!r}; accepted: {', '.join(CHANNELS)}")
-    if name == RayleighBlockChannel.name:
-        return RayleighBlockChannel(coherence)
-    if coherence is not None:
-        raise ValueError(f"coherence={coherence} applies to rayleigh-block only, not to {name}")
-    return CHANNELS[name]()
