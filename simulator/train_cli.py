@@ -2,8 +2,10 @@
 
     semcom-train jscc     --config cpu --snr 13 --iters N --crop 128 --batch B
     semcom-train denoiser --config cpu --alpha 1 --snr 0,2,4,6,8,10 ...
+    semcom-train denoiser --config cpu --alpha 1 --snr-range 0:10 ...   (continuous, uniform in dB)
     semcom-train finetune --config cpu ...
     semcom-train cddm     --config cpu ...
+    semcom-train decoder  --config cpu --snr=-3 ...   (the no-denoiser upper reference at one SNR)
 
 ``--train-channel rayleigh-block|rayleigh-fast`` (phases jscc, denoiser, finetune) trains under
 fading with the sweep's receivers (MMSE-equalised latent, effective SNR); the weights then go to
@@ -16,6 +18,7 @@ run folder's last save.  Multi-process: ``torchrun --nproc_per_node K -m simulat
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Callable
@@ -28,7 +31,7 @@ from simulator.data import DataError, find_dataset, list_images, load_image
 from simulator.models.swin import ATTENTION_PATHS, set_attention_path
 from simulator.training.loop import OPTIMIZERS, SCHEDULES, Task, TrainSettings, train
 
-__all__ = ["main", "validation_crops"]
+__all__ = ["main", "parse_snr_range", "validation_crops"]
 
 PHASES: dict[str, str] = {
     "jscc": "phase 1: JSCC-T encoder+decoder end to end (MSE) at the given SNR(s)",
@@ -36,12 +39,13 @@ PHASES: dict[str, str] = {
     "finetune": "phase 3: finetune the JSCC decoder behind the frozen encoder+denoiser",
     "cddm": "CDDM: the channel-denoising diffusion model (encoder frozen)",
     "cddm-finetune": "CDDM phase 3: finetune the JSCC decoder behind the frozen encoder+CDDM",
+    "decoder": "upper reference: finetune the JSCC decoder on the noisy latents (encoder frozen, no denoiser)",
 }
 
 #: the phases that take ``--train-channel`` (CDDM trains its ε-network off the channel).
-TRAIN_CHANNEL_PHASES = ("jscc", "denoiser", "finetune")
+TRAIN_CHANNEL_PHASES = ("jscc", "denoiser", "finetune", "decoder")
 DEFAULT_SNRS = {"jscc": "13", "denoiser": "0,2,4,6,8,10", "finetune": "0,2,4,6,8,10", "cddm": "0,2,4,6,8,10",
-                "cddm-finetune": "0,2,4,6,8,10"}
+                "cddm-finetune": "0,2,4,6,8,10", "decoder": "-3"}
 
 
 #: Validation images: BSDS500's ``val/`` split, never trained on (``--exclude``) and not the
@@ -66,6 +70,18 @@ def validation_crops(data_dir: str | None, name: str = DEFAULT_VAL_DATA, count: 
     return torch.stack([c[:, :s, :s] for c in crops])
 
 
+def parse_snr_range(text: str) -> tuple[float, float]:
+    """``"LO:HI"`` (dB) → ``(lo, hi)`` with finite lo < hi; else one-line ``ArgumentTypeError``."""
+    parts = text.split(":")
+    try:
+        lo, hi = (float(x) for x in parts) if len(parts) == 2 else (math.nan, math.nan)
+    except ValueError:
+        lo = hi = math.nan
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise argparse.ArgumentTypeError(f"bad SNR range {text!r}; accepted: LO:HI in dB with LO < HI, e.g. 0:10")
+    return lo, hi
+
+
 def _build_task(args: argparse.Namespace) -> Task:
     if args.phase == "jscc":
         from simulator.models.jscc import JSCC_CONFIGS
@@ -79,6 +95,10 @@ def _build_task(args: argparse.Namespace) -> Task:
 
         cls = DenoiserTask if args.phase == "denoiser" else FinetuneTask
         return cls.from_args(args)
+    if args.phase == "decoder":
+        from simulator.training.reference_decoder import ReferenceDecoderTask
+
+        return ReferenceDecoderTask.from_args(args)
     from baselines.cddm.training import CDDMFinetuneTask, CDDMTask
 
     return (CDDMTask if args.phase == "cddm" else CDDMFinetuneTask).from_args(args)
@@ -87,7 +107,7 @@ def _build_task(args: argparse.Namespace) -> Task:
 def _default_output(args: argparse.Namespace) -> Path:
     names = {"jscc": f"jscc-t-{args.config}", "finetune": f"ours-decoder-{args.config}",
              "denoiser": f"denoiser-{args.config}-alpha{args.alpha:g}", "cddm": f"cddm-{args.config}",
-             "cddm-finetune": f"cddm-decoder-{args.config}"}
+             "cddm-finetune": f"cddm-decoder-{args.config}", "decoder": f"reference-decoder-{args.config}"}
     from simulator.training.denoiser_task import train_channel
 
     tag = train_channel(args).tag
@@ -108,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"validation image folder (default: {DEFAULT_VAL_DATA}; centre crops)")
         p.add_argument("--val-count", type=int, default=16, help="validation images (256² centre crops; default 16)")
         p.add_argument("--snr", default=DEFAULT_SNRS[phase], help=f"training SNR(s) in dB, e.g. 13, 0,2,4 or 0:10:2 (default {DEFAULT_SNRS[phase]})")
+        p.add_argument("--snr-range", type=parse_snr_range, default=None, metavar="LO:HI",
+                       help="draw each sample's SNR uniformly in dB from the continuous interval [LO, HI] "
+                            "(replaces --snr; negative LO as --snr-range=-3:12)")
         p.add_argument("--iters", type=int, default=10_000)
         p.add_argument("--batch", type=int, default=8)
         p.add_argument("--crop", type=int, default=128)
@@ -169,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = TrainSettings(
             data_dir=train_dir, run_dir=args.run_dir or Path("runs") / output.stem, output=output,
             iters=args.iters, batch=args.batch, crop=args.crop, lr=args.lr, snrs_db=tuple(args.snrs),
+            snr_range_db=args.snr_range,
             exclude=tuple(x for x in args.exclude.split(",") if x), schedule=args.schedule, warmup=args.warmup,
             decay_iters=args.decay_iters, optimizer=args.optimizer, weight_decay=args.weight_decay,
             bf16=args.precision == "bf16", ema=args.ema, seed=args.seed, save_every=args.save_every,

@@ -96,7 +96,7 @@ def test_user_trained_file_passed_by_path_loads(tmp_path: Path) -> None:
 def test_figures_fail_on_altered_weights_instead_of_dropping_the_scheme(
         tiny_checkpoints: Path, tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from simulator.figures_cli import main as figures_main
+    from simulator.figures.cli import main as figures_main
 
     folder = tmp_path / "ckpt"
     shutil.copytree(tiny_checkpoints, folder)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator.figures import FIG6_CURVES, FIGURES, scheme_spec
-from simulator.figures_cli import main
+from simulator.figures import FIGURES, scheme_spec
+from simulator.figures.fig6 import FIG6_CURVES
+from simulator.figures.cli import main
 from simulator.registry import available_schemes
 from simulator.results import read_rows
 
@@ -168,7 +169,7 @@ FIG4_NEEDS = ("cddm", "bpg-ldpc-1/2", "bpg-ldpc-3/4", "bpg-capacity")
 
 
 def test_claims_are_paired_differences_against_thresholds(dataset: Path, out: Path) -> None:
-    from simulator.figures_claims import CLAIMS
+    from simulator.figures.claims import CLAIMS
 
     assert _run("claims", dataset, out) == 0
     data = json.loads(_files(out, "claims", ("md", "csv", "json"))["json"].read_text())

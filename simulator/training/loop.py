@@ -39,7 +39,8 @@ from torch import nn
 from simulator.checkpoints import load_checkpoint, save_checkpoint
 from simulator.data import RandomCropDataset
 
-__all__ = ["SCHEDULES", "OPTIMIZERS", "TrainSettings", "Task", "train", "git_sha", "poly_lr", "learning_rate"]
+__all__ = ["SCHEDULES", "OPTIMIZERS", "TrainSettings", "Task", "train", "git_sha", "poly_lr", "learning_rate",
+           "sample_snr_db"]
 
 SCHEDULES = ("poly", "cosine", "constant", "wsd")
 OPTIMIZERS = ("adam", "adamw")
@@ -50,6 +51,8 @@ class TrainSettings:
     """Settings common to every phase.
 
     :ivar snrs_db: training SNRs (Es/N0, dB); each sample draws one uniformly.
+    :ivar snr_range_db: ``(lo, hi)``: each sample draws its SNR uniformly in dB from the
+        continuous interval [lo, hi] instead (:func:`sample_snr_db`); ``snrs_db`` is then unused.
     :ivar exclude: folder names under ``data_dir`` never trained on (validation/test splits).
     :ivar schedule: one of :data:`SCHEDULES` (see :func:`learning_rate`).
     :ivar warmup: iterations of linear learning-rate warm-up from 0.
@@ -82,6 +85,7 @@ class TrainSettings:
     bf16: bool = False
     ema: float = 0.0
     snrs_db: tuple[float, ...] = (13.0,)
+    snr_range_db: tuple[float, float] | None = None
     exclude: tuple[str, ...] = ("val", "test")
     seed: int = 0
     save_every: int = 200
@@ -100,6 +104,10 @@ class TrainSettings:
             raise ValueError(f"EMA decay {self.ema} is outside [0, 1)")
         if self.schedule == "wsd" and not 0 < self.decay_iters <= self.iters:
             raise ValueError(f"wsd schedule needs 0 < decay iterations <= iters, got {self.decay_iters}")
+        if self.snr_range_db is not None:
+            lo, hi = self.snr_range_db
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(f"SNR range {lo:g}:{hi:g} dB is not an interval LO < HI")
 
 
 class Task(abc.ABC):
@@ -162,6 +170,16 @@ def learning_rate(settings: TrainSettings, it: int) -> float:
     if settings.schedule == "wsd":
         return base * min(1.0, (total - it) / settings.decay_iters)
     return base
+
+
+def sample_snr_db(settings: TrainSettings, batch: int) -> torch.Tensor:
+    """``[batch]`` float32 training SNRs (dB) from torch's global RNG: uniform over the
+    continuous ``snr_range_db`` when set, else uniform over the points ``snrs_db``."""
+    if settings.snr_range_db is not None:
+        lo, hi = settings.snr_range_db
+        return lo + (hi - lo) * torch.rand(batch)
+    snrs = torch.tensor(settings.snrs_db, dtype=torch.float32)
+    return snrs[torch.randint(len(snrs), (batch,))]
 
 
 def _seed_for(seed: int, rank: int, it: int) -> int:
@@ -252,7 +270,6 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
             dist.broadcast(e, src=0)
 
     data = RandomCropDataset(settings.data_dir, settings.crop, exclude=settings.exclude)
-    snrs = torch.tensor(settings.snrs_db, dtype=torch.float32)
     t0, c0 = time.perf_counter(), time.process_time()
     world = dist.get_world_size() if distributed else 1
 
@@ -301,7 +318,7 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
     for it in range(start, settings.iters):
         torch.manual_seed(_seed_for(settings.seed, rank, it))
         images = torch.stack([data[i] for i in range(settings.batch)]).to(device)
-        snr = snrs[torch.randint(len(snrs), (settings.batch,))].to(device)
+        snr = sample_snr_db(settings, settings.batch).to(device)
         lr = learning_rate(settings, it)
         if rewarm_from is not None and settings.warmup:  # fresh optimizer on restored weights
             lr *= min(1.0, (it - rewarm_from + 1) / settings.warmup)

@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator.figure_output import FigureReport, write_csv, write_json
+from simulator.figures.output import FigureReport, write_csv, write_json
 from simulator.results import paired_difference, summarize
 
 if TYPE_CHECKING:
-    from simulator.figures import FigureContext
+    from simulator.figures.context import FigureContext
 
 __all__ = ["Claim", "CLAIMS", "claims_figure"]
 

@@ -13,10 +13,23 @@ from pathlib import Path
 import torch
 
 from simulator import figures
-from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print_error, tqdm_progress
+from simulator.cli_common import (
+    Parser,
+    parse_or_exit_code,
+    positive_int,
+    print_error,
+    tqdm_progress,
+)
 from simulator.data import DataError
-from simulator.figures import EXTRA_FIGURES, FIGURES, FigureContext, FigureError, FigureSettings, make_figure
-from simulator.figures_extra import FIG7_DEFAULT_IMAGE, find_fig7_image
+from simulator.figures import (
+    EXTRA_FIGURES,
+    FIGURES,
+    FigureContext,
+    FigureError,
+    FigureSettings,
+    make_figure,
+)
+from simulator.figures.fig7 import FIG7_DEFAULT_IMAGE, find_fig7_image
 from simulator.registry import available_aliases, available_schemes
 from simulator.results import ResultsError
 from simulator.sweep import SNR_FORMS, parse_snr_spec

@@ -17,13 +17,21 @@ import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from simulator.figure_output import (FigureError, FigureReport, axes_style, errorbar, figure_paths, saved_figure,
-                                     write_csv, write_json)
+from simulator.figures.output import (
+    FigureError,
+    FigureReport,
+    axes_style,
+    errorbar,
+    figure_paths,
+    saved_figure,
+    write_csv,
+    write_json,
+)
 from simulator.results import envelope, summarize
 from simulator.sweep import run_sweep
 
 if TYPE_CHECKING:
-    from simulator.figures import FigureContext
+    from simulator.figures.context import FigureContext
 
 __all__ = ["mcs_figure", "TABLE_SNRS"]
 
@@ -80,7 +88,7 @@ def mcs_figure(ctx: FigureContext) -> FigureReport:
     :raises FigureError: an MCS scheme is unavailable (the context curves are left out with a warning).
     """
     from baselines.bpg_ldpc import mcs_of, mcs_specs
-    from simulator.figures import LABELS
+    from simulator.figures.context import LABELS
     from simulator.plot import style_for
 
     s = ctx.settings

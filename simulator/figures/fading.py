@@ -19,13 +19,21 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from simulator.channels import make_channel
-from simulator.figure_output import (FigureError, FigureReport, axes_style, errorbar, figure_paths, saved_figure,
-                                     write_csv, write_json)
+from simulator.figures.output import (
+    FigureError,
+    FigureReport,
+    axes_style,
+    errorbar,
+    figure_paths,
+    saved_figure,
+    write_csv,
+    write_json,
+)
 from simulator.results import summarize
 from simulator.sweep import run_sweep
 
 if TYPE_CHECKING:
-    from simulator.figures import FigureContext
+    from simulator.figures.context import FigureContext
 
 __all__ = ["FADING_CHANNELS", "TABLE_SNRS", "fading_figure", "markdown_table"]
 
@@ -70,7 +78,8 @@ def fading_figure(ctx: FigureContext) -> FigureReport:
 
     :raises FigureError: ``ours`` or ``jscc-t`` is unavailable (other schemes are left out with a warning).
     """
-    from simulator.figures import FIG4_REQUIRED, FIG4_SCHEMES, LABELS
+    from simulator.figures.context import LABELS
+    from simulator.figures.fig4 import FIG4_REQUIRED, FIG4_SCHEMES
     from simulator.plot import style_for
 
     s = ctx.settings
