@@ -32,7 +32,12 @@ import torch
 
 from baselines import ldpc_decoder
 
-__all__ = ["DECODERS", "CN_UPDATES", "LdpcLink", "BlockDecodeResult", "shared_link"]
+__all__ = ["DECODERS", "CN_UPDATES", "SIONNA_DEVICE", "LdpcLink", "BlockDecodeResult", "shared_link"]
+
+#: The device of every Sionna block of the classical link.  Pinned: Sionna's default is
+#: ``cuda:0`` whenever CUDA exists, while the numba decoder, the BPG codec and the channel
+#: realisations all work on CPU tensors (a GPU path would have to be measured faster first).
+SIONNA_DEVICE = "cpu"
 
 #: Decoder backends.
 DECODERS = ("flooding", "layered", "sionna")
@@ -89,24 +94,25 @@ class LdpcLink:
         self.decoder_name, self.early_stop = decoder, bool(early_stop)
         self.chunk = min(int(chunk), self.num_iter) if self.early_stop else self.num_iter
         self.bits_per_symbol = int(bits_per_symbol)
-        self.encoder = LDPC5GEncoder(self.k, self.n_cb, num_bits_per_symbol=self.bits_per_symbol)
-        self.mapper = Mapper("qam", self.bits_per_symbol)
-        self.demapper = Demapper("app", "qam", self.bits_per_symbol)
+        dev = SIONNA_DEVICE
+        self.encoder = LDPC5GEncoder(self.k, self.n_cb, num_bits_per_symbol=self.bits_per_symbol, device=dev)
+        self.mapper = Mapper("qam", self.bits_per_symbol, device=dev)
+        self.demapper = Demapper("app", "qam", self.bits_per_symbol, device=dev)
         if decoder == "sionna":
             self.decoder = LDPC5GDecoder(self.encoder, cn_update=cn_update, num_iter=self.chunk,
-                                         hard_out=True, return_infobits=True, return_state=True)
+                                         hard_out=True, return_infobits=True, return_state=True, device=dev)
         else:
             self.graph = ldpc_decoder.qc_graph(self.encoder)
 
     def encode(self, bits: torch.Tensor) -> torch.Tensor:
         """``[N, k]`` float {0,1} info bits → ``[N, n_cb]`` coded bits."""
         with torch.no_grad():
-            return self.encoder(bits.float())
+            return self.encoder(bits.float().cpu())
 
     def modulate(self, coded: torch.Tensor) -> torch.Tensor:
         """``[..., m·s]`` bits → ``[..., s]`` complex64 Gray QAM symbols, Es = 1."""
         with torch.no_grad():
-            return self.mapper(coded.float())
+            return self.mapper(coded.float().cpu())
 
     def demodulate(self, y: torch.Tensor, no: float | torch.Tensor) -> torch.Tensor:
         """``[..., s]`` received symbols → ``[..., m·s]`` logits log(P(1)/P(0)) (Sionna's convention).
@@ -115,7 +121,7 @@ class LdpcLink:
             (fading after zero-forcing).
         """
         with torch.no_grad():
-            return self.demapper(y, torch.as_tensor(no, dtype=torch.float32))
+            return self.demapper(y.cpu(), torch.as_tensor(no, dtype=torch.float32).cpu())
 
     def decode(self, llr: torch.Tensor, sent: torch.Tensor) -> BlockDecodeResult:
         """BP-decode a batch of blocks.

@@ -130,7 +130,10 @@ def _crc(bits: torch.Tensor, length: int, kind: str) -> torch.Tensor:
     """Append a 5G CRC (``24A``, ``24B`` or ``16``) to ``[..., L]`` float bits."""
     from sionna.phy.fec.crc import CRCEncoder
 
-    return CRCEncoder(f"CRC{length}{kind}" if length == 24 else f"CRC{length}")(bits)
+    from baselines.ldpc_link import SIONNA_DEVICE
+
+    poly = f"CRC{length}{kind}" if length == 24 else f"CRC{length}"
+    return CRCEncoder(poly, device=SIONNA_DEVICE)(bits.cpu())
 
 
 def tb_bits(payload: bytes, seg: Segmentation) -> torch.Tensor:
