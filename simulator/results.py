@@ -1,34 +1,36 @@
-"""Result files: one JSON-lines file per (scheme spec, data set), one row per
-(image, SNR, realisation); and the per-SNR summary computed from rows.
+"""Summaries of result rows: per-SNR statistics over images, paired differences to a
+reference scheme, and the envelope of several specs.
 
-Layout: ``<results_dir>/<dataset>/<slug>.jsonl`` where the slug is the scheme spec with
-characters unsafe in file names replaced (``bpg-ldpc-1/2`` → ``bpg-ldpc-1_2``,
-``ours:steps=2`` → ``ours_steps=2``).  The row fields and the resume rules are described
-in ``docs/results-format.md``.
-
-Crash safety: rows are appended with one ``os.write`` of complete lines followed by
-``fsync``; a reader ignores a last line without its newline (a write cut short), and the
-next append cuts that partial line off first.  Whole-file rewrites go through a temporary
-file and ``os.replace``.
+The result *store* (files, rows, resume keys, the write lock) lives in
+:mod:`simulator.sweep.store`; its names are re-exported here for older imports.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
-import re
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Iterable
 
 from simulator.metrics import mean_and_ci95
+from simulator.sweep.store import (
+    ResultsError,
+    ResultStore,
+    StoreLockedError,
+    config_hash,
+    dedupe_rows,
+    latest_config_rows,
+    point_key,
+    read_rows,
+    result_path,
+    row_key,
+    row_version,
+    scheme_slug,
+)
 
 __all__ = [
     "ResultsError",
+    "StoreLockedError",
     "ResultStore",
     "SummaryRow",
     "scheme_slug",
@@ -45,153 +47,6 @@ __all__ = [
     "summarize",
     "envelope",
 ]
-
-
-class ResultsError(RuntimeError):
-    """A result file cannot be read (a corrupt line that is not the last one)."""
-
-
-def scheme_slug(spec: str) -> str:
-    """File-name-safe form of a scheme spec: ``bpg-ldpc-1/2`` → ``bpg-ldpc-1_2``."""
-    slug = re.sub(r"[^A-Za-z0-9._=+-]", "_", spec.strip())
-    if not slug.strip("._"):
-        raise ValueError(f"scheme spec {spec!r} gives an empty file name")
-    return slug
-
-
-def result_path(results_dir: str | os.PathLike, dataset: str, spec: str) -> Path:
-    """``<results_dir>/<dataset>/<slug>.jsonl``."""
-    return Path(results_dir) / dataset / f"{scheme_slug(spec)}.jsonl"
-
-
-def config_hash(config: dict[str, Any], checkpoint_hash: str | None, implementation_version: int = 1) -> str:
-    """16 hex digits identifying a scheme's behaviour: its config, its weights and its code
-    version (``Scheme.implementation_version``; version 1 leaves the hash as it was before
-    versions existed, so rows stored then keep matching)."""
-    payload: dict[str, Any] = {"config": config, "checkpoint_hash": checkpoint_hash}
-    if implementation_version != 1:
-        payload["implementation_version"] = int(implementation_version)
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def row_version(row: dict[str, Any]) -> int:
-    """The scheme implementation version a row was made with (1 for rows without the field)."""
-    return int(row.get("implementation_version", 1))
-
-
-def point_key(image_id: str, snr_db: float, realization: int, seed: int) -> tuple[str, float, int, int]:
-    """One Monte-Carlo point, independent of the scheme's configuration."""
-    return (str(image_id), round(float(snr_db), 6), int(realization), int(seed))
-
-
-def row_key(row: dict[str, Any]) -> tuple[str, float, int, int, str]:
-    """Dedupe key of a row: (image_id, snr_db, realization, seed, config_hash)."""
-    return (*point_key(row["image_id"], row["snr_db"], row["realization"], row["seed"]), row["config_hash"])
-
-
-def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """All complete rows of a result file (``[]`` if it does not exist).
-
-    A last line without a trailing newline (a write interrupted by a kill) is ignored.
-
-    :raises ResultsError: naming the file and line of any other line that is not JSON.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    *complete, _partial = data.split(b"\n")
-    rows = []
-    for number, line in enumerate(complete, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ResultsError(f"{path}:{number}: not a JSON row ({exc}); fix or delete the line") from exc
-        if not isinstance(row, dict):
-            raise ResultsError(f"{path}:{number}: a row must be a JSON object")
-        rows.append(row)
-    return rows
-
-
-def _encode_rows(rows: Iterable[dict[str, Any]]) -> bytes:
-    return b"".join(json.dumps(row, default=str).encode() + b"\n" for row in rows)
-
-
-class ResultStore:
-    """Append-only JSON-lines file of result rows (single writer at a time)."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-
-    def load(self) -> list[dict[str, Any]]:
-        """The file's complete rows, see :func:`read_rows`."""
-        return read_rows(self.path)
-
-    def _cut_partial_line(self) -> None:
-        try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return
-        if size == 0:
-            return
-        with open(self.path, "rb+") as f:
-            f.seek(size - 1)
-            if f.read(1) == b"\n":
-                return
-            f.seek(0)
-            data = f.read()
-            f.truncate(data.rfind(b"\n") + 1)
-            f.flush()
-            os.fsync(f.fileno())
-
-    def append(self, rows: list[dict[str, Any]]) -> None:
-        """Append rows durably: one write of complete lines, then ``fsync``."""
-        if not rows:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._cut_partial_line()
-        data = memoryview(_encode_rows(rows))
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            while data:
-                data = data[os.write(fd, data) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def rewrite(self, rows: list[dict[str, Any]]) -> None:
-        """Replace the whole file atomically (temporary file + ``os.replace``)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(_encode_rows(rows))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def dedupe_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per :func:`row_key`, the last one written winning, in first-seen order."""
-    by_key: dict[tuple, dict[str, Any]] = {}
-    for row in rows:
-        by_key[row_key(row)] = row
-    return list(by_key.values())
-
-
-def latest_config_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per scheme spec and data set, only the rows of the configuration written last
-    (older weights or settings left in a file are not mixed into a curve)."""
-    rows = list(rows)
-    latest = {(r["spec"], r["dataset"]): r["config_hash"] for r in rows}
-    return [r for r in rows if r["config_hash"] == latest[(r["spec"], r["dataset"])]]
 
 
 @dataclass

@@ -318,7 +318,7 @@ def test_summarize_with_a_reference() -> None:
 
 
 def test_quality_is_computed_once_per_distinct_8bit_picture(monkeypatch: pytest.MonkeyPatch) -> None:
-    import simulator.sweep as sweep_module
+    import simulator.sweep.execute as sweep_module
     from simulator.data import ImageItem
     from simulator.metrics import ms_ssim, psnr
 
