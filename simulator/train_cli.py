@@ -6,6 +6,8 @@
     semcom-train finetune --config cpu ...
     semcom-train cddm     --config cpu ...
     semcom-train decoder  --config cpu --snr=-3 ...   (the no-denoiser upper reference at one SNR)
+    semcom-train finetune-snr --config cpu ...        (phase 3, SNR-conditioned decoder, -3..12 dB)
+    semcom-train jscc-sa  --config cpu ...            (jscc-t-sa from the shipped JSCC-T, -3..12 dB)
 
 ``--train-channel rayleigh-block|rayleigh-fast`` (phases jscc, denoiser, finetune) trains under
 fading with the sweep's receivers (MMSE-equalised latent, effective SNR); the weights then go to
@@ -40,12 +42,16 @@ PHASES: dict[str, str] = {
     "cddm": "CDDM: the channel-denoising diffusion model (encoder frozen)",
     "cddm-finetune": "CDDM phase 3: finetune the JSCC decoder behind the frozen encoder+CDDM",
     "decoder": "upper reference: finetune the JSCC decoder on the noisy latents (encoder frozen, no denoiser)",
+    "finetune-snr": "phase 3 with an SNR-conditioned decoder (SNR modulation after each stage) behind the denoiser",
+    "jscc-sa": "jscc-t-sa: the JSCC-T codec made SNR-adaptive (modulated encoder+decoder), finetuned from it",
 }
 
 #: the phases that take ``--train-channel`` (CDDM trains its ε-network off the channel).
-TRAIN_CHANNEL_PHASES = ("jscc", "denoiser", "finetune", "decoder")
+TRAIN_CHANNEL_PHASES = ("jscc", "denoiser", "finetune", "decoder", "finetune-snr", "jscc-sa")
 DEFAULT_SNRS = {"jscc": "13", "denoiser": "0,2,4,6,8,10", "finetune": "0,2,4,6,8,10", "cddm": "0,2,4,6,8,10",
-                "cddm-finetune": "0,2,4,6,8,10", "decoder": "-3"}
+                "cddm-finetune": "0,2,4,6,8,10", "decoder": "-3", "finetune-snr": "0,2,4,6,8,10", "jscc-sa": "13"}
+#: phases that train over a continuous SNR range unless told otherwise: the sweep's (dB).
+DEFAULT_SNR_RANGES = {"finetune-snr": "-3:12", "jscc-sa": "-3:12"}
 
 
 #: Validation images: BSDS500's ``val/`` split, never trained on (``--exclude``) and not the
@@ -53,7 +59,7 @@ DEFAULT_SNRS = {"jscc": "13", "denoiser": "0,2,4,6,8,10", "finetune": "0,2,4,6,8
 DEFAULT_VAL_DATA = "train/bsds500/val"
 #: Phase-1 precision defaults to bf16 autocast (measured in benchmarks/bench_train.py and
 #: docs/training.md); the later phases keep float32.
-DEFAULT_PRECISION = {"jscc": "bf16"}
+DEFAULT_PRECISION = {"jscc": "bf16", "jscc-sa": "bf16"}
 
 
 def validation_crops(data_dir: str | None, name: str = DEFAULT_VAL_DATA, count: int = 16, size: int = 256) -> torch.Tensor:
@@ -99,6 +105,10 @@ def _build_task(args: argparse.Namespace) -> Task:
         from simulator.training.reference_decoder import ReferenceDecoderTask
 
         return ReferenceDecoderTask.from_args(args)
+    if args.phase in ("finetune-snr", "jscc-sa"):
+        from simulator.training.snr_tasks import JSCCSATask, SNRFinetuneTask
+
+        return (SNRFinetuneTask if args.phase == "finetune-snr" else JSCCSATask).from_args(args)
     from baselines.cddm.training import CDDMFinetuneTask, CDDMTask
 
     return (CDDMTask if args.phase == "cddm" else CDDMFinetuneTask).from_args(args)
@@ -107,7 +117,8 @@ def _build_task(args: argparse.Namespace) -> Task:
 def _default_output(args: argparse.Namespace) -> Path:
     names = {"jscc": f"jscc-t-{args.config}", "finetune": f"ours-decoder-{args.config}",
              "denoiser": f"denoiser-{args.config}-alpha{args.alpha:g}", "cddm": f"cddm-{args.config}",
-             "cddm-finetune": f"cddm-decoder-{args.config}", "decoder": f"reference-decoder-{args.config}"}
+             "cddm-finetune": f"cddm-decoder-{args.config}", "decoder": f"reference-decoder-{args.config}",
+             "finetune-snr": f"ours-decoder-snr-{args.config}", "jscc-sa": f"jscc-t-sa-{args.config}"}
     from simulator.training.denoiser_task import train_channel
 
     tag = train_channel(args).tag
@@ -128,9 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"validation image folder (default: {DEFAULT_VAL_DATA}; centre crops)")
         p.add_argument("--val-count", type=int, default=16, help="validation images (256² centre crops; default 16)")
         p.add_argument("--snr", default=DEFAULT_SNRS[phase], help=f"training SNR(s) in dB, e.g. 13, 0,2,4 or 0:10:2 (default {DEFAULT_SNRS[phase]})")
-        p.add_argument("--snr-range", type=parse_snr_range, default=None, metavar="LO:HI",
+        p.add_argument("--snr-range", type=parse_snr_range, default=DEFAULT_SNR_RANGES.get(phase), metavar="LO:HI",
                        help="draw each sample's SNR uniformly in dB from the continuous interval [LO, HI] "
-                            "(replaces --snr; negative LO as --snr-range=-3:12)")
+                            f"(replaces --snr; negative LO as --snr-range=-3:12; default {DEFAULT_SNR_RANGES.get(phase)})")
         p.add_argument("--iters", type=int, default=10_000)
         p.add_argument("--batch", type=int, default=8)
         p.add_argument("--crop", type=int, default=128)

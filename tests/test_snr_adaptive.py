@@ -49,3 +49,69 @@ def test_load_unmodulated_refuses_other_weights() -> None:
     dec = SNRModulatedDecoder(JSCC_CONFIGS["tiny"])
     with pytest.raises(RuntimeError, match="do not match"):
         load_unmodulated(dec, {"nonsense.weight": torch.zeros(1)})
+
+
+def _step(task, images: torch.Tensor, snr: torch.Tensor, steps: int = 2) -> None:
+    opt = torch.optim.Adam(task.trainable(), lr=1e-2)
+    for _ in range(steps):
+        loss, _ = task.loss(images, snr)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_snr_conditioned_phase3_starts_at_the_phase1_decoder_and_trains_only_it(tiny_checkpoints) -> None:
+    from simulator.training.denoiser_task import FinetuneTask
+    from simulator.training.snr_tasks import WIDE_VAL_SNRS_DB, SNRFinetuneTask
+
+    jscc, den = tiny_checkpoints / "jscc-t-tiny.safetensors", tiny_checkpoints / "denoiser-tiny-alpha1.safetensors"
+    task, plain = SNRFinetuneTask(jscc, den, "tiny"), FinetuneTask(jscc, den, "tiny")
+    images, snr = torch.rand(2, 3, 32, 32), torch.tensor([-3.0, 12.0])
+    torch.manual_seed(1)
+    a = task._reconstruct(images, snr)
+    torch.manual_seed(1)
+    torch.testing.assert_close(a, plain._reconstruct(images, snr), rtol=0, atol=0)  # identity modulation
+    frozen = {n: {k: v.clone() for k, v in task.modules[n].state_dict().items()} for n in ("encoder", "denoiser")}
+    mods = {k: v.clone() for k, v in task.modules["decoder"].mods.state_dict().items()}
+    _step(task, images, snr)
+    for name, before in frozen.items():
+        assert all(torch.equal(v, task.modules[name].state_dict()[k]) for k, v in before.items()), name
+    assert any(not torch.equal(v, task.modules["decoder"].mods.state_dict()[k]) for k, v in mods.items())
+    with torch.no_grad():
+        val = task.validate(images)
+    assert set(val) == {f"val_psnr_{s:g}dB" for s in WIDE_VAL_SNRS_DB} | {"val_psnr"}
+    tensors, card = task.export()
+    assert any(k.startswith("mods.") for k in tensors) and card["denoiser_sha256"] and card["mod_hidden"] > 0
+    assert "val_psnr_12dB" in plain.validate(images)  # the plain phase 3 also reports the top of the sweep
+
+
+def test_jscc_sa_task_trains_from_the_shipped_codec_and_round_trips(tiny_checkpoints, tmp_path) -> None:
+    from simulator.checkpoints import load_checkpoint, save_checkpoint
+    from simulator.link import normalize_latent
+    from simulator.schemes.latent import load_jscc
+    from simulator.training.snr_tasks import JSCCSATask
+
+    task = JSCCSATask(tiny_checkpoints / "jscc-t-tiny.safetensors", "tiny")
+    codec, card = load_jscc(tiny_checkpoints / "jscc-t-tiny.safetensors")
+    images, snr = torch.rand(2, 3, 32, 32), torch.tensor([-3.0, 12.0])
+    with torch.no_grad():
+        torch.testing.assert_close(normalize_latent(task.codec.encoder(images, snr)),
+                                   normalize_latent(codec.encoder(images)), rtol=0, atol=0)
+    _step(task, images, snr)
+    tensors, extra = task.export()
+    assert extra["init_jscc_sha256"] == card["sha256"]
+    save_checkpoint(tmp_path / "sa.safetensors", tensors, {"kind": task.kind, **extra})
+    again = JSCCSATask(tiny_checkpoints / "jscc-t-tiny.safetensors", "tiny")
+    again.load_exported(load_checkpoint(tmp_path / "sa.safetensors", kind="jscc-t-sa")[0])
+    with torch.no_grad():
+        torch.testing.assert_close(again.codec.encoder(images, snr), task.codec.encoder(images, snr), rtol=0, atol=0)
+    assert set(task.validate(images)) >= {"val_psnr", "val_psnr_-3dB", "val_psnr_12dB"}
+
+
+def test_cli_defaults_of_the_snr_phases() -> None:
+    from simulator.train_cli import build_parser
+
+    for phase in ("finetune-snr", "jscc-sa"):
+        assert build_parser().parse_args([phase]).snr_range == (-3.0, 12.0)
+    assert build_parser().parse_args(["jscc-sa"]).precision == "bf16"
+    assert build_parser().parse_args(["finetune"]).snr_range is None

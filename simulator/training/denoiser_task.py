@@ -112,12 +112,13 @@ class DenoiserTask(Task):
             y = normalize_latent(self.modules["encoder"](images))
         return y, *random_channel_latent(y, snr_db, self.channel)
 
-    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor | float]]:
         y, z, snr_eff = self._latents(images, snr_db)
-        s = initial_similarity(snr_eff.cpu()).to(z.device)
+        s = initial_similarity(snr_eff)
         cos_prev = cosine_similarity(y, z)
         loss_r = loss_s = torch.zeros((), device=z.device)
-        mse_last = cos_last = 0.0
+        mse_last: torch.Tensor | float = 0.0
+        cos_last: torch.Tensor | float = 0.0
         for t in range(self.t_max + self.gs_extra_steps):
             trained_step = t < self.t_max
             with torch.set_grad_enabled(trained_step and torch.is_grad_enabled()):
@@ -126,12 +127,12 @@ class DenoiserTask(Task):
             if trained_step:
                 mse = (y - z_next).pow(2).flatten(1).mean(dim=1)
                 loss_r = loss_r + (mse + self.alpha * (1 - cos)).mean()
-                mse_last, cos_last = mse.mean().item(), cos.mean().item()
+                mse_last, cos_last = mse.mean().detach(), cos.mean().detach()
             gain = self.denoiser.similarity.gain_db(s.detach(), z.detach(), z_next.detach())
             loss_s = loss_s + (gain - similarity_gain_db(cos_prev, cos).detach()).pow(2).mean()
             s = initial_similarity(similarity_to_snr_db(s.detach()) + gain.detach())
             z, cos_prev = z_next.detach() if not trained_step else z_next, cos.detach()
-        return loss_r + loss_s, {"loss_r": loss_r.item(), "loss_s": loss_s.item(), "mse": mse_last, "cos": cos_last}
+        return loss_r + loss_s, {"loss_r": loss_r.detach(), "loss_s": loss_s.detach(), "mse": mse_last, "cos": cos_last}
 
     def validate(self, images: torch.Tensor) -> dict[str, float]:
         """Calibrate the stop margin (:func:`~simulator.training.calibrate.calibrate_margin`),
@@ -194,13 +195,16 @@ class DecoderFinetuneTask(Task):
             y_hat = self.denoise_latent(*random_channel_latent(y, snr_db, self.channel))
         return self.modules["decoder"](y_hat)
 
-    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         mse = (self._reconstruct(images, snr_db) - images).pow(2).mean()
-        return mse, {"mse": mse.item(), "psnr": (10 * torch.log10(1 / mse)).item()}
+        return mse, {"mse": mse.detach(), "psnr": (10 * torch.log10(1 / mse)).detach()}
+
+    #: validation SNRs (dB); ``val_psnr`` is the one at 0 dB.
+    val_snrs_db: tuple[float, ...] = VAL_SNRS_DB
 
     def validate(self, images: torch.Tensor) -> dict[str, float]:
         out = {}
-        for snr in VAL_SNRS_DB:
+        for snr in self.val_snrs_db:
             rec = self._reconstruct(images, torch.full((images.shape[0],), snr))
             out[f"val_psnr_{snr:g}dB"] = psnr(images, rec).mean().item()
         out["val_psnr"] = out["val_psnr_0dB"]
@@ -214,6 +218,9 @@ class DecoderFinetuneTask(Task):
 
 class FinetuneTask(DecoderFinetuneTask):
     """Phase 3 of ours: the decoder behind the frozen encoder and denoiser (adaptive steps)."""
+
+    #: 12 dB too: the phase-3 decoder must not cost PSNR at the top of the sweep.
+    val_snrs_db = VAL_SNRS_DB + (12.0,)
 
     def __init__(self, jscc_path: Path, denoiser_path: Path, config_name: str, channel: Channel | None = None) -> None:
         denoiser, self.den_card = load_denoiser(denoiser_path)
@@ -229,7 +236,7 @@ class FinetuneTask(DecoderFinetuneTask):
         return cls(jscc_checkpoint_path(args), den, args.config, train_channel(args))
 
     def denoise_latent(self, z: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
-        s1 = initial_similarity(snr_db.cpu()).to(z.device)
+        s1 = initial_similarity(snr_db)
         return self.modules["denoiser"].run(z, s1, t_max=self.t_max, margin_db=self.margin_db).latent
 
     def validate(self, images: torch.Tensor) -> dict[str, float]:
