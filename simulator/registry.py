@@ -27,6 +27,7 @@ __all__ = ["register_scheme", "register_alias", "available_schemes", "available_
 SCHEME_MODULES: tuple[str, ...] = (
     "baselines.bpg_ldpc",
     "simulator.schemes.jscc_t",
+    "simulator.schemes.jscc_t_sa",
     "simulator.schemes.ours",
     "baselines.cddm.scheme",
 )

@@ -115,3 +115,57 @@ def test_cli_defaults_of_the_snr_phases() -> None:
         assert build_parser().parse_args([phase]).snr_range == (-3.0, 12.0)
     assert build_parser().parse_args(["jscc-sa"]).precision == "bf16"
     assert build_parser().parse_args(["finetune"]).snr_range is None
+
+
+@pytest.fixture()
+def sa_checkpoints(tiny_checkpoints, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """The tiny weights plus a tiny jscc-t-sa made from the tiny JSCC-T, its modulations perturbed
+    so that the SNR matters."""
+    import shutil
+
+    from simulator.checkpoints import save_checkpoint
+    from simulator.schemes.latent import load_jscc
+
+    for path in tiny_checkpoints.iterdir():
+        shutil.copy(path, tmp_path / path.name)
+    codec, card = load_jscc(tiny_checkpoints / "jscc-t-tiny.safetensors")
+    sa = SNRAdaptiveCodec.from_codec(codec)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for mod in [*sa.encoder.mods, *sa.decoder.mods]:
+            mod.net[-1].weight.normal_(0, 0.5)
+    save_checkpoint(tmp_path / "jscc-t-sa-tiny.safetensors", dict(sa.state_dict()),
+                    {"kind": "jscc-t-sa", "config_name": "tiny", "config": codec.cfg.to_dict(), "mod_hidden": 64,
+                     "init_jscc_sha256": card["sha256"]})
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(tmp_path))
+    return tmp_path, sa.eval()
+
+
+@pytest.mark.parametrize("size", [(64, 96), (50, 70)])
+def test_jscc_t_sa_scheme_conditions_both_ends_on_the_snr(sa_checkpoints, size: tuple[int, int]) -> None:
+    from simulator.channels import AWGNChannel
+    from simulator.link import normalize_latent
+    from simulator.registry import create_scheme
+    from simulator.schemes.base import Transmission
+
+    _, sa = sa_checkpoints
+    scheme = create_scheme("jscc-t-sa:config=tiny")
+    image = torch.rand(3, *size)
+    n = scheme.channel_uses(*size)
+    enc = scheme.encode(image)
+
+    def send(snr: float):
+        return scheme.transmit(Transmission(enc, image, AWGNChannel().realise(n, 0, "img", snr, 0)))
+
+    lo, hi = send(-3.0), send(12.0)
+    assert lo.image.shape == image.shape and 0 <= lo.image.min() and lo.image.max() <= 1 and lo.receiver_s > 0
+    assert not torch.allclose(lo.image, hi.image)
+    sent = scheme.encode_at(enc, 5.0)  # the transmitter: the modulated encoder at the link's SNR, Es = 1
+    assert sent.latent.pow(2).sum().item() / n == pytest.approx(1.0, rel=1e-5)
+    if enc.mask is None:
+        with torch.no_grad():
+            want = normalize_latent(sa.encoder(enc.image, torch.tensor([5.0])))[0]
+        torch.testing.assert_close(sent.latent, want)
+    assert scheme.checkpoint_hash() and scheme.config()["mod_hidden"] == 64
+    again = send(-3.0)
+    assert torch.equal(again.image, lo.image)

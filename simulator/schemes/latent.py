@@ -106,6 +106,11 @@ class LatentScheme(Scheme):
         """
         return z, {}
 
+    def decode(self, latent: torch.Tensor, snr_db: float) -> torch.Tensor:
+        """The decoder: ``[B, C, h, w]`` → ``[B, 3, H, W]`` in [0, 1] (an SNR-conditioned decoder
+        also uses ``snr_db``, the effective SNR of :meth:`denoise`)."""
+        return self.decoder(latent)
+
     # --- Scheme contract ----------------------------------------------------------
     def config(self) -> dict[str, Any]:
         return super().config() | {"jscc_config": self.codec.cfg.to_dict()}
@@ -140,7 +145,7 @@ class LatentScheme(Scheme):
                 z = z.view(1, *enc.latent.shape)
             snr_eff = effective_snr_db(rx)
             y_hat, extras = self.denoise(z, snr_eff, generator)
-            image = self.decoder(y_hat)[0, :, : enc.height, : enc.width]
+            image = self.decode(y_hat, snr_eff)[0, :, : enc.height, : enc.width]
         if rx.fading:
             extras = extras | {"effective_snr_db": snr_eff}
         return Reception(image, sw.seconds, extras)
