@@ -32,7 +32,8 @@ from simulator.figures import (
 from simulator.figures.fig7 import FIG7_DEFAULT_IMAGE, find_fig7_image
 from simulator.registry import available_aliases, available_schemes
 from simulator.results import ResultsError
-from simulator.sweep import SNR_FORMS, parse_snr_spec
+from simulator.sweep import SNR_FORMS, SweepError, SweepTaskError, parse_snr_spec
+from simulator.sweep.distributed import ClusterError, add_cluster_arguments, executor_from_args, log_to_stderr
 
 __all__ = ["build_parser", "main"]
 
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "repeatable; options a figure sets itself (steps, s1, alpha, decoder) are kept")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_cluster_arguments(p)
     return p
 
 
@@ -105,6 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_or_exit_code(build_parser(), argv, ("--snr", "--seed", "--fig7-snr"), PROG)
     if isinstance(args, int):
         return args
+    log_to_stderr(PROG)
+    try:
+        with executor_from_args(args) as executor:
+            return _run(args, executor)
+    except ClusterError as exc:
+        _err(exc)
+        return 2
+
+
+def _run(args: argparse.Namespace, executor: object) -> int:
+    """Make the figures of ``args``, their sweeps on ``executor`` (``None``: in this process)."""
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -117,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             fig7_snr=args.fig7_snr, fig7_crop=args.fig7_crop, latency_images=args.latency_images,
             latency_repeats=args.latency_repeats, latency_warmup=args.latency_warmup,
             scheme_options=_scheme_options(args.scheme_option))
-        ctx = FigureContext(settings, None if args.no_progress else tqdm_progress("pt", leave=False))
+        ctx = FigureContext(settings, None if args.no_progress else tqdm_progress("pt", leave=False), executor)
     except (ValueError, DataError) as exc:
         _err(exc)
         return 2
@@ -137,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             _err(exc)
             failed.append(name)
             continue
-        except (DataError, ResultsError) as exc:
+        except (DataError, ResultsError, SweepError, SweepTaskError) as exc:
             _err(f"{name}: {exc}")
             failed.append(name)
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -24,6 +24,9 @@ from simulator.registry import (
 from simulator.results import result_path
 from simulator.schemes.base import Scheme
 from simulator.sweep import ProgressFactory, SweepConfig, run_sweep
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["FigureSettings", "FigureContext", "scheme_spec", "LABELS", "FULL_SNRS", "QUICK_SNRS"]
 
@@ -129,9 +132,12 @@ def scheme_spec(base: str, config: str, extra: dict[str, dict[str, str]] | None 
 class FigureContext:
     """The data set, the result store and the schemes shared by the figures of one run."""
 
-    def __init__(self, settings: FigureSettings, progress: ProgressFactory | None = None) -> None:
+    def __init__(self, settings: FigureSettings, progress: ProgressFactory | None = None,
+                 executor: Client | None = None) -> None:
         self.settings = settings
         self.progress = progress
+        #: where the sweeps run: ``None`` in this process, else a ``distributed.Client`` (docs/cluster.md)
+        self.executor = executor
         self.folder = find_dataset(settings.dataset, settings.data_dir)
         self.images: list[ImageItem] = list_images(self.folder, settings.limit)
         self._schemes: dict[str, Scheme | str] = {}
@@ -174,7 +180,8 @@ class FigureContext:
 
     def sweep(self, spec: str, snrs: list[float], figure: str) -> list[dict[str, Any]]:
         """Rows of ``spec`` on the figure's images at ``snrs`` (computing only missing points)."""
-        return run_sweep(self.require(spec, figure), spec, self.images, self.sweep_config(snrs), progress=self.progress)
+        return run_sweep(self.require(spec, figure), spec, self.images, self.sweep_config(snrs), progress=self.progress,
+                         executor=self.executor)
 
     def result_file(self, spec: str) -> str:
         return str(result_path(self.settings.results_dir, self.dataset, spec))

@@ -99,7 +99,7 @@ def fading_figure(ctx: FigureContext) -> FigureReport:
                     raise FigureError(f"fading: scheme {spec} unavailable: {scheme}")
                 missing[spec] = scheme
                 continue
-            points = _points(run_sweep(scheme, spec, ctx.images, config, progress=ctx.progress))
+            points = _points(run_sweep(scheme, spec, ctx.images, config, progress=ctx.progress, executor=ctx.executor))
             data[channel_name].append({"key": name, "label": LABELS[name], "spec": spec,
                                        "result_file": str(config.result_file(spec)), "points": points})
             rows_csv += [{"channel": channel_name, "curve": name, "label": LABELS[name], "spec": spec, **p}

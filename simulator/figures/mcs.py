@@ -100,7 +100,7 @@ def mcs_figure(ctx: FigureContext) -> FigureReport:
         scheme = ctx.scheme(spec)
         if isinstance(scheme, str):
             raise FigureError(f"mcs: scheme {spec} unavailable: {scheme}")
-        family[spec] = summarize(run_sweep(scheme, spec, ctx.images, config, progress=ctx.progress))
+        family[spec] = summarize(run_sweep(scheme, spec, ctx.images, config, progress=ctx.progress, executor=ctx.executor))
     context: dict[str, list[dict[str, Any]]] = {}
     missing: dict[str, str] = {}
     for name in _CONTEXT:
@@ -109,7 +109,7 @@ def mcs_figure(ctx: FigureContext) -> FigureReport:
         if isinstance(scheme, str):
             missing[spec] = scheme
             continue
-        context[name] = _points(summarize(run_sweep(scheme, spec, ctx.images, config, progress=ctx.progress)))
+        context[name] = _points(summarize(run_sweep(scheme, spec, ctx.images, config, progress=ctx.progress, executor=ctx.executor)))
     best = _points(envelope([row for rows in family.values() for row in rows], "bpg-ldpc-best", list(family)))
     curves = {spec: _points(rows) for spec, rows in family.items()}
 

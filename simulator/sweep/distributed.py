@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 __all__ = ["ClusterError", "JOBQUEUE_CLUSTERS", "SCHEDULER_TIMEOUT_S", "WORKER_ENV", "add_cluster_arguments",
-           "executor_from_args", "jobqueue_cluster", "local_client"]
+           "executor_from_args", "jobqueue_cluster", "local_client", "log_to_stderr"]
 
 #: ``--cluster`` value → dask-jobqueue class name.
 JOBQUEUE_CLUSTERS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster"}
@@ -26,6 +26,18 @@ JOBQUEUE_CLUSTERS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECl
 SCHEDULER_TIMEOUT_S = 10
 #: Environment of every worker process this module starts: one compute thread per worker.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+
+
+def log_to_stderr(prog: str) -> None:
+    """Show the sweep's log (per-worker throughput, rows/s) on stderr as ``prog: message`` lines
+    (for command-line tools; once per process)."""
+    logger = logging.getLogger("simulator.sweep")
+    if not any(getattr(h, "_semcom", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(f"{prog}: %(message)s"))
+        handler._semcom = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 class ClusterError(ValueError):
