@@ -1,8 +1,15 @@
 """One registry of transmission schemes, keyed by their CLI names.
 
-Adding a scheme: write a module with a :class:`~simulator.schemes.base.Scheme` subclass
-decorated with ``@register_scheme``, add the module path to :data:`SCHEME_MODULES`, and
-add a test (see ``docs/adding-a-scheme.md``).
+Where schemes come from:
+
+* the built-ins, modules of this repository listed in :data:`SCHEME_MODULES` whose
+  :class:`~simulator.schemes.base.Scheme` subclasses are decorated with ``@register_scheme``;
+* installed plugin packages: every entry point ``NAME = module:Class`` of the group
+  ``semcom_sim.schemes`` (:mod:`simulator.plugins`) is registered under ``NAME``, and its
+  package's name and version go into the ``versions`` of its result rows
+  (:func:`plugin_versions`).  A plugin that fails to load gives one warning and is skipped; a
+  plugin name that clashes with a built-in or with another plugin is a
+  :class:`~simulator.plugins.PluginError` naming both packages (see ``docs/adding-a-scheme.md``).
 
 CLI spec syntax: ``name`` or ``name:key=value:key=value`` (e.g. ``ours:steps=2:s1=0.5``);
 several specs are separated by commas.  Specs are made canonical (:func:`canonical_spec`):
@@ -18,10 +25,11 @@ import importlib
 from typing import Callable, TypeVar
 
 from simulator.options import parse_options
+from simulator.plugins import SCHEME_GROUP, Plugin, clash_error, discover
 from simulator.schemes.base import Scheme
 
 __all__ = ["register_scheme", "register_alias", "available_schemes", "available_aliases", "create_scheme",
-           "canonical_spec", "parse_scheme_list", "envelopes_in", "SCHEME_MODULES"]
+           "canonical_spec", "parse_scheme_list", "envelopes_in", "plugin_of", "plugin_versions", "SCHEME_MODULES"]
 
 #: Modules imported (lazily) to fill the registry.
 SCHEME_MODULES: tuple[str, ...] = (
@@ -35,6 +43,8 @@ SCHEME_MODULES: tuple[str, ...] = (
 _REGISTRY: dict[str, type[Scheme]] = {}
 #: alias → (the specs it stands for, whether it is an envelope).
 _ALIASES: dict[str, tuple[tuple[str, ...], bool]] = {}
+#: name → where a plugin scheme comes from.
+_PLUGINS: dict[str, Plugin] = {}
 _loaded = False
 
 S = TypeVar("S", bound=type[Scheme])
@@ -62,12 +72,43 @@ def register_alias(name: str, specs: tuple[str, ...], envelope: bool = False) ->
 
 
 def _load_all() -> None:
+    """Import the built-in modules, then register the plugins (once per process).
+
+    :raises simulator.plugins.PluginError: a plugin's name is already taken (raised again on
+        every call until one of the two packages is uninstalled).
+    """
     global _loaded
     if _loaded:
         return
     for module in SCHEME_MODULES:
         importlib.import_module(module)
+    for plugin in discover(SCHEME_GROUP, Scheme):
+        _register_plugin(plugin)
     _loaded = True
+
+
+def _register_plugin(plugin: Plugin) -> None:
+    held = _REGISTRY.get(plugin.name)
+    if held is plugin.cls:
+        return
+    if held is not None or plugin.name in _ALIASES:
+        raise clash_error("scheme", plugin, _PLUGINS.get(plugin.name), held)
+    plugin.cls.name = plugin.name
+    _REGISTRY[plugin.name] = plugin.cls
+    _PLUGINS[plugin.name] = plugin
+
+
+def plugin_of(name: str) -> Plugin | None:
+    """The plugin package a scheme name comes from, ``None`` for a built-in."""
+    _load_all()
+    return _PLUGINS.get(name)
+
+
+def plugin_versions(scheme: Scheme) -> dict[str, str]:
+    """``{distribution: version}`` of the plugin package ``scheme`` comes from (what its rows
+    record under ``versions``); ``{}`` for a built-in scheme, so built-in rows do not change."""
+    plugin = _PLUGINS.get(type(scheme).name)
+    return plugin.versions() if plugin is not None and isinstance(scheme, plugin.cls) else {}
 
 
 def available_schemes() -> dict[str, type[Scheme]]:
@@ -149,6 +190,19 @@ def envelopes_in(text: str) -> dict[str, tuple[str, ...]]:
 
 
 def create_scheme(spec: str, **kwargs: object) -> Scheme:
-    """Instantiate a scheme from a CLI spec such as ``ours:steps=2``."""
-    name, options = _parse_spec(spec)
+    """Instantiate the scheme of one spec such as ``ours:steps=2`` (made canonical first, see
+    :func:`canonical_spec`: ``bpg-ldpc:rate=1/2:qam=4`` is the ``bpg-ldpc-1/2`` scheme).
+
+    :param kwargs: passed to the scheme's constructor (e.g. ``device=``).
+    :raises ValueError: one line, for an unknown scheme, option or value, or for an alias (a name
+        that stands for several specs: create each of them, or sweep the alias with
+        :func:`simulator.simulate`).
+    """
+    _load_all()
+    text = spec.strip()
+    if text in _ALIASES:
+        specs, _ = _ALIASES[text]
+        raise ValueError(f"{text!r} is an alias for several schemes ({', '.join(specs)}); create one of them, "
+                         "or sweep the alias (simulator.simulate / simulate --scheme)")
+    name, options = _parse_spec(canonical_spec(text))
     return _scheme_class(name)(options, **kwargs)

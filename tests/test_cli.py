@@ -80,7 +80,7 @@ def test_paired_differences_to_a_reference(tiny_dataset: Path, tmp_path: Path, c
     assert "ΔPSNR vs test-identity:gain=0.9" in table and "ΔMS-SSIM" in table
     assert main([*argv, "--reference", "jscc-t"]) == 2
     err = capsys.readouterr().err
-    assert "--reference 'jscc-t' is not one of the swept schemes" in err and len(err.strip().splitlines()) == 1
+    assert "reference 'jscc-t' is not one of the swept schemes" in err and len(err.strip().splitlines()) == 1
 
 
 def test_missing_scheme_and_empty_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

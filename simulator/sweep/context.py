@@ -13,7 +13,9 @@ from typing import Any
 import torch
 
 from simulator.channels import Channel
+from simulator.channels.registry import plugin_versions as channel_plugins
 from simulator.data import REPO_ROOT
+from simulator.registry import plugin_versions as scheme_plugins
 from simulator.schemes.base import Scheme
 
 __all__ = ["run_context", "noise_fingerprint"]
@@ -60,7 +62,7 @@ def run_context(scheme: Scheme, channel: Channel | None = None) -> dict[str, Any
         "torch": torch.__version__,
         "numpy": _version("numpy"),
         "sionna": _version("sionna-no-rt") or _version("sionna"),
-    } | dict(scheme.versions())
+    } | dict(scheme.versions()) | scheme_plugins(scheme) | channel_plugins(channel)
     device = {
         "cpu": _cpu_model(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
