@@ -31,7 +31,8 @@ from simulator.channels import CHANNELS
 from simulator.checkpoints import CHECKPOINT_DIR
 from simulator.data import DataError, find_dataset, list_images, load_image
 from simulator.models.swin import ATTENTION_PATHS, set_attention_path
-from simulator.training.loop import OPTIMIZERS, SCHEDULES, Task, TrainSettings, train
+from simulator.devices import DEVICE_FORMS
+from simulator.training.loop import OPTIMIZERS, SCHEDULES, Task, TrainSettings, is_distributed, train, training_device
 
 __all__ = ["main", "parse_snr_range", "validation_crops"]
 
@@ -154,7 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--weight-decay", type=float, default=0.0)
         p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights, e.g. 0.999 (default 0: off)")
         p.add_argument("--precision", default=DEFAULT_PRECISION.get(phase, "fp32"), choices=("bf16", "fp32"),
-                       help=f"bf16 autocast or float32 (default {DEFAULT_PRECISION.get(phase, 'fp32')})")
+                       help="bf16 autocast (on a GPU without bf16: fp16 with a gradient scaler) or float32, "
+                            f"TF32 on a GPU (default {DEFAULT_PRECISION.get(phase, 'fp32')})")
+        p.add_argument("--device", default="auto",
+                       help=f"torch device: {DEVICE_FORMS} (default auto: the GPU when CUDA is available; "
+                            "under torchrun each rank takes cuda:LOCAL_RANK)")
+        p.add_argument("--workers", type=int, default=None,
+                       help="DataLoader processes building the batches (default: 0 on the CPU, up to 4 per GPU); "
+                            "the batches do not depend on it")
+        p.add_argument("--log-every", type=int, default=10,
+                       help="iterations between progress-bar loss read-backs (default 10)")
         p.add_argument("--attention", default="explicit", choices=ATTENTION_PATHS,
                        help="Swin attention kernel (default explicit; sdpa = F.scaled_dot_product_attention)")
         p.add_argument("--keep-best", action="store_true",
@@ -195,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.config not in JSCC_CONFIGS:
             raise ValueError(f"unknown config {args.config!r}; accepted: {', '.join(JSCC_CONFIGS)}")
+        training_device(args.device, is_distributed())  # a bad --device fails here, before any data is read
         set_attention_path(args.attention)
         train_dir = find_dataset(args.train_data, args.data_dir)
         val = validation_crops(args.data_dir, args.val_data, count=args.val_count)
@@ -208,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             decay_iters=args.decay_iters, optimizer=args.optimizer, weight_decay=args.weight_decay,
             bf16=args.precision == "bf16", ema=args.ema, seed=args.seed, save_every=args.save_every,
             val_every=args.val_every, threads=args.threads, keep_best=args.keep_best, init_from=args.init,
+            device=args.device, workers=args.workers, log_every=args.log_every,
         )
     except (ValueError, DataError, FileNotFoundError) as exc:
         print(f"semcom-train: error: {exc}", file=sys.stderr)
@@ -227,7 +239,8 @@ def _progress_bar(total: int) -> Callable[[int, int, dict[str, float]], None]:
         if "bar" not in bar:
             bar["bar"] = tqdm(total=total_, initial=done - 1, file=sys.stderr, dynamic_ncols=True, mininterval=2)
         bar["bar"].update(1)
-        bar["bar"].set_postfix({k: f"{v:.4g}" for k, v in logs.items() if isinstance(v, float)}, refresh=False)
+        if logs:  # filled every --log-every iterations
+            bar["bar"].set_postfix({k: f"{v:.4g}" for k, v in logs.items() if isinstance(v, float)}, refresh=False)
         if done == total_:
             bar["bar"].close()
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -125,11 +125,13 @@ class CDDMConfig(CardConfig):
 
 #: ``paper``: CDDM's official schedule (T = 1000, β linear 1e-4 … 0.02) and ε-network (DDPM
 #: U-Net, 128 base channels, mult (1, 2, 2), 2 ResBlocks per level, attention at level 1 and in
-#: the middle, dropout 0.1).  ``cpu``: the same schedule and structure at 32 base channels.
-#: ``tiny``: for tests.
+#: the middle, dropout 0.1).  ``cpu``: the same schedule and structure at 32 base channels;
+#: ``mid`` and ``large`` (64 and 96) sit between, one per JSCC config name.  ``tiny``: for tests.
 CDDM_CONFIGS: dict[str, CDDMConfig] = {
     "paper": CDDMConfig(),
     "cpu": CDDMConfig(width=32, groups=8),
+    "mid": CDDMConfig(width=64, groups=16),
+    "large": CDDMConfig(width=96, groups=32),
     "tiny": CDDMConfig(steps=50, beta_start=2e-3, beta_end=0.4, width=8, mult=(1, 2), res_blocks=1,
                        attention_levels=(1,), groups=4, dropout=0.0),
 }
@@ -153,7 +155,7 @@ class NoiseSchedule:
         self.noise_ratio = torch.sqrt((1.0 - self.alpha_bar) / self.alpha_bar)
 
     def _at(self, table: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        vals = table[t.long().cpu()].to(device=like.device, dtype=like.dtype)
+        vals = table.to(like.device)[t.long().to(like.device)].to(like.dtype)  # no host sync on CUDA
         return vals.view(-1, *([1] * (like.dim() - 1)))
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
@@ -381,12 +383,18 @@ class CDDM(nn.Module):
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor, snr_db: torch.Tensor | float, *, eta: float = 0.0,
-               generator: torch.Generator | None = None, snr_floor_db: float | None = None,
-               start: str = "matched", noise_scale: torch.Tensor | None = None) -> SampleResult:
+               generator: torch.Generator | Sequence[torch.Generator] | None = None,
+               snr_floor_db: float | None = None, start: str = "matched",
+               noise_scale: torch.Tensor | None = None) -> SampleResult:
         """Denoise received latents ``z [B, C, h, w]`` at Es/N0 ``snr_db`` (scalar or ``[B]``).
 
-        :param eta: 0 = CDDM's deterministic update; > 0 adds ``s_t·ξ`` with ξ drawn from
-            ``generator`` (CPU), one full-batch draw per step, so results depend only on it.
+        Items with fewer steps than the batch's most join the loop at their own start step, so
+        every item's result is the one it gets alone (up to floating-point rounding).
+
+        :param eta: 0 = CDDM's deterministic update; > 0 adds ``s_t·ξ`` with ξ drawn on the CPU
+            from ``generator``: one generator, one full-batch draw per step (results depend only
+            on it); or one generator per item, a ``[1, C, h, w]`` draw at each of its own steps
+            (an item's draws are then those it makes alone in a batch of one).
         :param start: the start rule (:meth:`start_step`); ``matched`` scales z by √ᾱ_m,
             ``official`` by 1/√(1 + σ²) with the channel's σ² = N0/2.
         """
@@ -398,9 +406,14 @@ class CDDM(nn.Module):
         else:
             scale = ab[m].sqrt()
         x = z * scale.to(z).view(b, 1, 1, 1)
+        per_item = generator is not None and not isinstance(generator, torch.Generator)
+        if per_item and len(generator) != b:
+            raise ValueError(f"{len(generator)} generators for {b} items")
         for t in range(int(m.max()), 0, -1):
-            idx = (m >= t).nonzero(as_tuple=True)[0].to(z.device)
-            xa = x[idx]
+            active = (m >= t).nonzero(as_tuple=True)[0]
+            full = len(active) == b
+            idx = active.to(z.device)
+            xa = x if full else x[idx]
             ns = None if noise_scale is None else noise_scale.expand_as(x)[idx]
             eps = self.net(xa, torch.full((len(idx),), t, device=z.device, dtype=torch.long), ns)
             if ns is not None:
@@ -410,7 +423,13 @@ class CDDM(nn.Module):
             s = eta * math.sqrt((1.0 - ab_prev) / (1.0 - ab_t)) * math.sqrt(1.0 - ab_t / ab_prev) if t > 1 else 0.0
             xa = math.sqrt(ab_prev) * x0_hat + math.sqrt(max(1.0 - ab_prev - s * s, 0.0)) * eps
             if s > 0:
-                xi = torch.randn(x.shape, generator=generator).to(x)[idx]
+                if per_item:
+                    xi = torch.cat([torch.randn((1, *x.shape[1:]), generator=generator[i]) for i in active.tolist()]).to(x)
+                else:
+                    xi = torch.randn(x.shape, generator=generator).to(x)[idx]
                 xa = xa + s * (xi if ns is None else ns * xi)
-            x[idx] = xa
+            if full:
+                x = xa
+            else:
+                x[idx] = xa
         return SampleResult(x, m.to(z.device))

@@ -89,9 +89,9 @@ class CDDMTask(Task):
             self.modules["encoder"].eval()
             return normalize_latent(self.modules["encoder"](images))
 
-    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss = self.cddm.loss(self._latents(images), t_max=self.t_max)
-        return loss, {"loss": loss.item()}
+        return loss, {"loss": loss.detach()}
 
     def validate(self, images: torch.Tensor) -> dict[str, float]:
         """Latent MSE before/after sampling and PSNR through the (phase-1) JSCC decoder."""

@@ -92,7 +92,11 @@ class DenoiserConfig(CardConfig):
     sim_hidden: int = 64
 
 
+#: One per JSCC config name (``semcom-train denoiser --config NAME``); ``mid`` and ``large``
+#: sit between ``cpu`` and ``paper`` as their codecs do.
 DENOISER_CONFIGS = {"cpu": DenoiserConfig(), "paper": DenoiserConfig(width=256, embed=128, sim_hidden=128),
+                    "mid": DenoiserConfig(width=160, embed=80, sim_hidden=80),
+                    "large": DenoiserConfig(width=192, embed=96, sim_hidden=96),
                     "tiny": DenoiserConfig(width=16, groups=4, embed=8, sim_hidden=8)}
 
 

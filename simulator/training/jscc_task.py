@@ -39,11 +39,11 @@ class JSCCTask(Task):
     def trainable(self) -> list[torch.nn.Parameter]:
         return list(self.codec.parameters())
 
-    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        # .float(): under bf16 autocast the power normalisation, channel noise and loss stay float32
+    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        # .float(): under autocast the power normalisation, channel noise and loss stay float32
         z, _ = random_channel_latent(normalize_latent(self.codec.encoder(images).float()), snr_db, self.channel)
         mse = (self.codec.decoder(z).float() - images).pow(2).mean()
-        return mse, {"mse": mse.item(), "psnr": (10 * torch.log10(1 / mse)).item()}
+        return mse, {"mse": mse.detach(), "psnr": (10 * torch.log10(1 / mse)).detach()}
 
     def validate(self, images: torch.Tensor) -> dict[str, float]:
         z, _ = random_channel_latent(normalize_latent(self.codec.encoder(images)), self.val_snr_db, self.channel)

@@ -3,12 +3,21 @@
 A phase is a :class:`Task`: it owns its modules, says which parameters train, computes a
 loss on a batch of image crops and a validation score, and exports its weights.  The loop
 adds: Adam or AdamW with a learning-rate schedule (:func:`learning_rate`: linear warm-up,
-then poly, cosine, constant or warmup-stable-decay), optional bf16 autocast on CPU,
-optional EMA of the trained weights (validated and exported in place of the raw weights),
-SNR sampling, a tqdm progress bar, periodic validation with wall time and CPU-hours (the
+then poly, cosine, constant or warmup-stable-decay), optional mixed precision (bf16
+autocast; fp16 with a gradient scaler on GPUs without bf16), optional EMA of the trained
+weights (validated and exported in place of the raw weights), SNR sampling, a tqdm progress bar, periodic validation with wall time and CPU-hours (the
 learning curve), atomic resumable saves, data-parallel training under ``torchrun``
 (gradients all-reduced and averaged over ranks each step, as DistributedDataParallel
 does), and the final safetensors file + model card.
+
+Devices (``TrainSettings.device``): ``auto`` trains on the GPU when CUDA is available.  On
+CUDA each ``torchrun`` rank uses ``cuda:LOCAL_RANK`` and the process group serves both kinds
+of tensor (``cpu:gloo,cuda:nccl``; gloo alone on the CPU); float32 matrix products and
+convolutions use TF32; batches come from DataLoader workers
+(:mod:`simulator.training.data_loader`) in pinned memory; and the step issues no host
+synchronisation of its own: tasks return their logged values as tensors, read back every
+``log_every`` iterations (the adaptive-receiver and CDDM-sampler phases decide step counts on
+the host, which does synchronise).
 
 Resumability: the run folder holds ``state.pt`` (model, optimizer, EMA, iteration, wall
 time, CPU time, learning curve; loaded with ``torch.load(weights_only=True)``).  A run can
@@ -16,14 +25,14 @@ be extended across sessions by rerunning it with a larger ``--iters``: with the
 ``constant`` or ``wsd`` schedule the learning rate before the decay window does not depend
 on ``iters``, so extending a run changes nothing it has already done.  Randomness is re-seeded at
 every iteration from (seed, rank, iteration), so a run killed at any point and resumed
-from its last save draws exactly the crops and noise it would have drawn.
+from its last save draws exactly the crops and noise it would have drawn, with any number
+of DataLoader workers.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-import hashlib
 import math
 import os
 import subprocess
@@ -38,9 +47,11 @@ from torch import nn
 
 from simulator.checkpoints import load_checkpoint, save_checkpoint
 from simulator.data import RandomCropDataset
+from simulator.devices import resolve_device
+from simulator.training.data_loader import batch_loader, enter_iteration
 
 __all__ = ["SCHEDULES", "OPTIMIZERS", "TrainSettings", "Task", "train", "git_sha", "poly_lr", "learning_rate",
-           "sample_snr_db"]
+           "sample_snr_db", "is_distributed", "training_device", "training_precision"]
 
 SCHEDULES = ("poly", "cosine", "constant", "wsd")
 OPTIMIZERS = ("adam", "adamw")
@@ -57,8 +68,9 @@ class TrainSettings:
     :ivar schedule: one of :data:`SCHEDULES` (see :func:`learning_rate`).
     :ivar warmup: iterations of linear learning-rate warm-up from 0.
     :ivar decay_iters: ``wsd`` only: length of the final linear decay to 0.
-    :ivar bf16: run the task's forward/backward under ``torch.autocast(dtype=bfloat16)``;
-        tasks keep channel noise and losses in float32.
+    :ivar bf16: mixed precision: run the task's forward/backward under
+        ``torch.autocast(dtype=bfloat16)``, or float16 with a gradient scaler on a GPU without
+        bf16 (:func:`training_precision`); tasks keep channel noise and losses in float32.
     :ivar ema: EMA decay of the trained weights (0 = off); validation and export use the EMA.
     :ivar keep_best: also write ``output`` at every validation that is the best so far, so a
         run stopped at any point has its best weights shipped (long campaigns).
@@ -67,6 +79,12 @@ class TrainSettings:
         wall/CPU time and learning curve continue from its card, with a fresh optimizer and a
         new ``warmup`` from there — how a campaign continues in a new session from the
         weights it shipped.
+    :ivar device: ``auto`` (the GPU when CUDA is available), ``cpu``, ``cuda`` or ``cuda:N``
+        (:func:`training_device`).
+    :ivar workers: DataLoader worker processes building the batches (0 = in the training
+        thread; ``None`` = 0 on the CPU, up to 4 per rank on CUDA); results do not depend on it.
+    :ivar log_every: iterations between read-backs of the logged values passed to ``progress``
+        (each is a host synchronisation on CUDA); validation iterations are always logged.
     """
 
     data_dir: Path
@@ -93,6 +111,9 @@ class TrainSettings:
     threads: int | None = None
     keep_best: bool = False
     init_from: Path | None = None
+    device: str = "auto"
+    workers: int | None = None
+    log_every: int = 10
     extra_card: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -108,6 +129,10 @@ class TrainSettings:
             lo, hi = self.snr_range_db
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
                 raise ValueError(f"SNR range {lo:g}:{hi:g} dB is not an interval LO < HI")
+        if self.workers is not None and self.workers < 0:
+            raise ValueError(f"DataLoader workers must be >= 0, got {self.workers}")
+        if self.log_every < 1:
+            raise ValueError(f"log interval must be >= 1 iteration, got {self.log_every}")
 
 
 class Task(abc.ABC):
@@ -123,8 +148,9 @@ class Task(abc.ABC):
         """Parameters the optimizer updates (the rest stay frozen)."""
 
     @abc.abstractmethod
-    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Loss on ``[B, 3, h, w]`` crops with per-sample SNRs ``[B]`` (dB), plus logged parts."""
+    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor | float]]:
+        """Loss on ``[B, 3, h, w]`` crops with per-sample SNRs ``[B]`` (dB), plus logged parts:
+        detached 0-d tensors (read back only every ``log_every`` iterations) or floats."""
 
     @abc.abstractmethod
     def validate(self, images: torch.Tensor) -> dict[str, float]:
@@ -182,10 +208,6 @@ def sample_snr_db(settings: TrainSettings, batch: int) -> torch.Tensor:
     return snrs[torch.randint(len(snrs), (batch,))]
 
 
-def _seed_for(seed: int, rank: int, it: int) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}|{rank}|{it}".encode()).digest()[:8], "little") >> 1
-
-
 @contextlib.contextmanager
 def _swapped(params: list[nn.Parameter], ema: list[torch.Tensor]) -> Iterator[None]:
     """Temporarily load the EMA weights into ``params`` (no-op without EMA)."""
@@ -210,36 +232,80 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def is_distributed() -> bool:
+    """Whether this process is one of several ``torchrun`` ranks (``WORLD_SIZE`` > 1)."""
+    return dist.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def training_device(text: str, distributed: bool = False) -> torch.device:
+    """The device of this process for ``TrainSettings.device`` (see :func:`simulator.devices.resolve_device`).
+
+    Under ``torchrun`` (``distributed``) a CUDA device means ``cuda:LOCAL_RANK``, one GPU per rank.
+
+    :raises ValueError: a bad device text, CUDA asked for where there is none, or ``cuda:N``
+        under ``torchrun`` (the rank chooses the GPU there).
+    """
+    device = torch.device(resolve_device(text))
+    if distributed and device.type == "cuda":
+        if ":" in text:
+            raise ValueError(f"device {text!r} under torchrun: each rank trains on cuda:LOCAL_RANK; "
+                             "accepted there: auto, cpu or cuda")
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return device
+
+
+def training_precision(device: torch.device, mixed: bool) -> str:
+    """``"fp32"`` (``mixed`` false), else ``"bf16"``, or ``"fp16"`` (autocast + gradient scaler)
+    on a CUDA device without native bf16 (compute capability < 8.0)."""
+    if not mixed:
+        return "fp32"
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+        return "fp16"
+    return "bf16"
+
+
+def _read_logs(logs: dict[str, torch.Tensor | float]) -> dict[str, float]:
+    """Logged values as floats, with one host synchronisation for all tensors."""
+    keys = [k for k, v in logs.items() if isinstance(v, torch.Tensor)]
+    values = torch.stack([logs[k].detach().float().reshape(()) for k in keys]).tolist() if keys else []
+    return {**{k: float(v) for k, v in logs.items() if not isinstance(v, torch.Tensor)}, **dict(zip(keys, values))}
+
+
 def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
           progress: Callable[[int, int, dict[str, float]], None] | None = None) -> dict[str, Any]:
     """Run (or resume) a training phase and write the final checkpoint.
 
     :param validation_images: ``[V, 3, h, w]`` fixed crops for periodic validation.
-    :param progress: called as ``progress(iteration, total, logs)`` on rank 0 after each step.
+    :param progress: called as ``progress(iteration, total, logs)`` on rank 0 after each step;
+        ``logs`` (floats) is filled every ``log_every`` iterations and at validations, else ``{}``.
     :returns: the model card written next to the weights at the end (``{}`` on ranks > 0,
         and with ``keep_best``, where the best weights were written during the run).
     """
-    distributed = dist.is_available() and "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    distributed = is_distributed()
     rank = 0
-    device = torch.device("cpu")
+    device = training_device(settings.device, distributed)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.set_device(device)
+        torch.set_float32_matmul_precision("high")  # TF32 matrix products (cuDNN convolutions: TF32 by default)
+        torch.backends.cudnn.benchmark = True  # fixed crop size: autotune the convolutions once
     if distributed:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if not dist.is_initialized():
-            dist.init_process_group(backend)
+        if not dist.is_initialized():  # gloo serves the CPU tensors, NCCL the CUDA ones
+            dist.init_process_group("cpu:gloo,cuda:nccl" if cuda else "gloo")
         rank = dist.get_rank()
-        if backend == "nccl":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    elif torch.cuda.is_available():
-        device = torch.device("cuda")
     if settings.threads:
         torch.set_num_threads(settings.threads)
+    precision = training_precision(device, settings.bf16)
 
     task.modules.to(device)
     params = task.trainable()
+    fused = {"fused": True} if cuda else {}  # one kernel per step for all parameters
     if settings.optimizer == "adamw":
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay,
+                                                             **fused)
     else:
-        optimizer = torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
+        optimizer = torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay, **fused)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     ema = [p.detach().clone() for p in params] if settings.ema else []
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     state_path = settings.run_dir / "state.pt"
@@ -251,6 +317,8 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
         optimizer.load_state_dict(state["optimizer"])
         start, wall_before, history = state["iteration"], state["wall_s"], list(state["history"])
         cpu_before, rewarm_from = state.get("cpu_s", 0.0), state.get("rewarm_from")
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         if ema:
             for e, saved in zip(ema, state.get("ema") or [p.detach() for p in params]):
                 e.copy_(saved)
@@ -269,13 +337,16 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
         for e in ema:
             dist.broadcast(e, src=0)
 
-    data = RandomCropDataset(settings.data_dir, settings.crop, exclude=settings.exclude)
-    t0, c0 = time.perf_counter(), time.process_time()
     world = dist.get_world_size() if distributed else 1
+    workers = settings.workers if settings.workers is not None else (min(4, (os.cpu_count() or 1) // world) if cuda else 0)
+    data = RandomCropDataset(settings.data_dir, settings.crop, exclude=settings.exclude)
+    batches = iter(batch_loader(data, settings.batch, settings.seed, rank, start, settings.iters, workers=workers,
+                                pin_memory=cuda))
+    t0, c0 = time.perf_counter(), time.process_time()
 
     def cpu_seconds() -> float:
-        """CPU seconds of this run so far, summed over ranks."""
-        mine = torch.tensor([time.process_time() - c0], dtype=torch.float64)
+        """CPU seconds of this run so far, summed over ranks (on ``device``: NCCL takes CUDA tensors only)."""
+        mine = torch.tensor([time.process_time() - c0], dtype=torch.float64, device=device)
         if distributed:
             dist.all_reduce(mine)
         return cpu_before + float(mine)
@@ -284,7 +355,8 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
         if rank == 0:
             _save_state(state_path, {"modules": task.modules.state_dict(), "optimizer": optimizer.state_dict(),
                                      "ema": ema, "iteration": it, "wall_s": wall_before + time.perf_counter() - t0,
-                                     "cpu_s": cpu_s, "history": history, "rewarm_from": rewarm_from})
+                                     "cpu_s": cpu_s, "history": history, "rewarm_from": rewarm_from,
+                                     **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {})})
 
     def write_checkpoint(done: int, cpu_s: float) -> dict[str, Any]:
         """Rank 0 writes the current weights (EMA if on) + card to ``settings.output``."""
@@ -307,6 +379,7 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
             "validation_history": history,
             "world_size": world,
             "device": str(device),
+            "precision": precision,
             "torch": torch.__version__,
             "git_sha": git_sha(),
             **settings.extra_card,
@@ -314,11 +387,13 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
         save_checkpoint(settings.output, tensors, card)
         return card
 
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if settings.bf16 else contextlib.nullcontext
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
     for it in range(start, settings.iters):
-        torch.manual_seed(_seed_for(settings.seed, rank, it))
-        images = torch.stack([data[i] for i in range(settings.batch)]).to(device)
-        snr = sample_snr_db(settings, settings.batch).to(device)
+        images, rng_state = next(batches)
+        enter_iteration(settings.seed, rank, it, rng_state)  # as if the crops were drawn here
+        images = images.to(device, non_blocking=True)
+        snr = sample_snr_db(settings, settings.batch).to(device, non_blocking=True)
         lr = learning_rate(settings, it)
         if rewarm_from is not None and settings.warmup:  # fresh optimizer on restored weights
             lr *= min(1.0, (it - rewarm_from + 1) / settings.warmup)
@@ -328,7 +403,7 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
         with autocast():
             loss, logs = task.loss(images, snr)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler.scale(loss).backward()
         if distributed:  # one all-reduce of all gradients in a flat buffer (per-tensor calls are latency-bound)
             grads = [p.grad for p in params if p.grad is not None]
             flat = torch.cat([g.reshape(-1) for g in grads])
@@ -338,7 +413,8 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
             for g in grads:
                 g.copy_(flat[offset:offset + g.numel()].view_as(g))
                 offset += g.numel()
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         if ema:
             with torch.no_grad():
                 torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - min(settings.ema, (it + 1) / (it + 10)))
@@ -346,6 +422,8 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
         at_val = done % settings.val_every == 0 or done == settings.iters
         at_save = done % settings.save_every == 0 or done == settings.iters
         cpu_s = cpu_seconds() if at_val or at_save else 0.0
+        at_log = at_val or done % settings.log_every == 0 or done == settings.iters
+        logs = _read_logs(logs) if at_log and rank == 0 else {}
         if at_val:
             task.modules.eval()
             with torch.no_grad(), _swapped(params, ema):
