@@ -169,3 +169,27 @@ def test_jscc_t_sa_scheme_conditions_both_ends_on_the_snr(sa_checkpoints, size: 
     assert scheme.checkpoint_hash() and scheme.config()["mod_hidden"] == 64
     again = send(-3.0)
     assert torch.equal(again.image, lo.image)
+
+
+def test_ours_with_the_snr_conditioned_decoder(sa_checkpoints) -> None:
+    from simulator.channels import AWGNChannel
+    from simulator.checkpoints import save_checkpoint
+    from simulator.registry import create_scheme
+    from simulator.schemes.base import Transmission
+    from simulator.training.snr_tasks import SNRFinetuneTask
+
+    folder, _ = sa_checkpoints
+    task = SNRFinetuneTask(folder / "jscc-t-tiny.safetensors", folder / "denoiser-tiny-alpha1.safetensors", "tiny")
+    tensors, card = task.export()
+    save_checkpoint(folder / "ours-decoder-snr-tiny.safetensors", tensors, {"kind": task.kind, **card})
+    image = torch.rand(3, 64, 64)
+
+    def send(spec: str):
+        scheme = create_scheme(spec)
+        channel = AWGNChannel().realise(scheme.channel_uses(64, 64), 0, "img", 2.0, 0)
+        return scheme, scheme.transmit(Transmission(scheme.encode(image), image, channel))
+
+    snr_scheme, rx = send("ours:config=tiny:decoder=snr")
+    _, ref = send("ours:config=tiny:decoder=jscc")
+    torch.testing.assert_close(rx.image, ref.image)  # untrained modulation = the phase-1 decoder
+    assert len(snr_scheme.weight_hashes) == 3

@@ -7,6 +7,7 @@ Variants are chosen with scheme options, no code needed::
     ours:s1=0.5                   s₁ ∈ {empirical, 0, 0.5, 1, random}
     ours:alpha=0                  the denoiser trained without the SS loss
     ours:decoder=jscc             the phase-1 JSCC-T decoder instead of the phase-3 one
+    ours:decoder=snr              the SNR-conditioned phase-3 decoder (semcom-train finetune-snr)
     ours:margin=0                 adaptive stop margin in dB (0 = the paper's rule "stop when s
                                   decreases"; default auto = the margin calibrated on validation
                                   images through the decoder in use: the phase-3 decoder's card,
@@ -24,6 +25,7 @@ import torch
 
 from simulator.checkpoints import checkpoint_dir, load_checkpoint, require_same_codec
 from simulator.models.denoiser import S1_MODES, initial_similarity
+from simulator.models.snr_adaptive import SNRModulatedDecoder
 from simulator.options import Option
 from simulator.registry import register_scheme
 from simulator.schemes.latent import LatentScheme
@@ -44,8 +46,8 @@ class OursScheme(LatentScheme):
                         choices=STEP_CHOICES),
         "s1": Option("empirical", "initial similarity score", choices=S1_MODES),
         "alpha": Option("1", "SS-loss weight of the denoiser weights to load", choices=("1", "0")),
-        "decoder": Option("auto", "decoder weights: auto, finetuned (phase 3) or jscc (phase 1)",
-                          choices=("auto", "finetuned", "jscc")),
+        "decoder": Option("auto", "decoder weights: auto, finetuned (phase 3), jscc (phase 1) or snr (phase 3, "
+                                  "SNR-conditioned)", choices=("auto", "finetuned", "jscc", "snr")),
         "margin": Option("auto", "adaptive stop margin, dB of effective latent SNR (auto: calibrated through "
                                  "the decoder in use, from its card; 0: the paper's rule)", kind="float", choices=("auto",), minimum=0),
     } | LatentScheme.options_schema  # config last: the order of canonical specs
@@ -70,6 +72,16 @@ class OursScheme(LatentScheme):
             self.weight_hashes.append(card["sha256"])
             if "stop_margin_db" in card:
                 margin_card = card
+        self.snr_decoder = o["decoder"] == "snr"
+        if self.snr_decoder:
+            dec_path = checkpoint_dir() / f"ours-decoder-snr-{self.config_name}.safetensors"
+            tensors, card = load_checkpoint(dec_path, kind="jscc-decoder-snr")
+            require_same_codec(card, dec_path, self.jscc_card["sha256"])
+            self.decoder = SNRModulatedDecoder(self.codec.cfg, int(card["mod_hidden"]))
+            self.decoder.load_state_dict(tensors)
+            self.decoder.eval()
+            self.weight_hashes.append(card["sha256"])
+            margin_card = card
         self.t_max = int(self.denoiser_card.get("t_max", 3))
         margin = self.values["margin"]
         self.margin_db = float(margin_card["stop_margin_db"]) if margin == "auto" else float(margin)
@@ -77,6 +89,12 @@ class OursScheme(LatentScheme):
     def config(self) -> dict[str, Any]:
         return super().config() | {"t_max": self.t_max, "denoiser_config": self.denoiser_card["config"],
                                    "stop_margin_db": self.margin_db}
+
+    def decode(self, latent: torch.Tensor, snr_db: torch.Tensor | float) -> torch.Tensor:
+        if self.snr_decoder:
+            snr = torch.as_tensor(snr_db, dtype=torch.float32).reshape(-1).expand(latent.shape[0])
+            return self.decoder(latent, snr.to(latent.device))
+        return self.decoder(latent)
 
     @property
     def uses_randomness(self) -> bool:  # type: ignore[override]
