@@ -5,10 +5,11 @@ loss on a batch of image crops and a validation score, and exports its weights. 
 adds: Adam or AdamW with a learning-rate schedule (:func:`learning_rate`: linear warm-up,
 then poly, cosine, constant or warmup-stable-decay), optional mixed precision (bf16
 autocast; fp16 with a gradient scaler on GPUs without bf16), optional EMA of the trained
-weights (validated and exported in place of the raw weights), SNR sampling, a tqdm progress bar, periodic validation with wall time and CPU-hours (the
-learning curve), atomic resumable saves, data-parallel training under ``torchrun``
-(gradients all-reduced and averaged over ranks each step, as DistributedDataParallel
-does), and the final safetensors file + model card.
+weights (validated and exported in place of the raw weights), SNR sampling, a tqdm progress
+bar, periodic validation with wall time and CPU-hours (the learning curve), atomic
+resumable saves, data-parallel training under ``torchrun`` (gradients all-reduced and
+averaged over ranks each step, as DistributedDataParallel does), and the final safetensors
+file + model card.
 
 Devices (``TrainSettings.device``): ``auto`` trains on the GPU when CUDA is available.  On
 CUDA each ``torchrun`` rank uses ``cuda:LOCAL_RANK`` and the process group serves both kinds

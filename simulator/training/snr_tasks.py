@@ -113,9 +113,9 @@ class JSCCSATask(Task):
         z, snr_eff = random_channel_latent(latent, snr_db, self.channel)
         return self.codec.decoder(z, snr_eff).float()
 
-    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, images: torch.Tensor, snr_db: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         mse = (self._reconstruct(images, snr_db) - images).pow(2).mean()
-        return mse, {"mse": mse.item(), "psnr": (10 * torch.log10(1 / mse)).item()}
+        return mse, {"mse": mse.detach(), "psnr": (10 * torch.log10(1 / mse)).detach()}
 
     def validate(self, images: torch.Tensor) -> dict[str, float]:
         return _wide_validation(images, self._reconstruct)
