@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.data import ImageItem
 from simulator.schemes.base import Scheme
-from simulator.sweep.config import ProgressBar, ProgressFactory, SweepConfig, dataset_label
+from simulator.sweep.config import (
+    ProgressBar,
+    ProgressFactory,
+    SweepConfig,
+    dataset_label,
+)
 from simulator.sweep.context import noise_fingerprint
 from simulator.sweep.execute import (
     SweepTaskError,
@@ -28,6 +33,7 @@ from simulator.sweep.execute import (
     WorkerMismatchError,
     execute_task,
     run_task,
+    worker_fingerprint,
 )
 from simulator.sweep.plan import SchemePlan, Task, make_tasks, plan_scheme
 from simulator.sweep.schemes import cached_scheme
@@ -180,6 +186,8 @@ def _run_dask(client: Client, tasks: list[Task], config: SweepConfig, commit: _C
             task = futures.pop(future)
             try:
                 result: TaskResult = future.result()
+            except WorkerMismatchError:
+                raise  # a worker joined late with other noise or weights: stop, nothing of it is stored
             except Exception as exc:  # noqa: BLE001 - reported as one line per task
                 failures.append(_describe(task, exc))
                 continue
@@ -212,7 +220,7 @@ def _check_workers(client: Client, config: SweepConfig, fingerprint: str, *, gpu
     if gpu and not any(w.get("resources", {}).get("GPU") for w in client.scheduler_info()["workers"].values()):
         raise SweepError(f"device {config.device!r}: no Dask worker offers a GPU resource; start GPU workers with "
                          "`dask worker ADDRESS --nthreads 1 --resources GPU=1` (see docs/cluster.md)")
-    seen = client.run(noise_fingerprint, config.channel, config.seed)
+    seen = client.run(worker_fingerprint, config.channel, config.seed)
     bad = sorted(addr for addr, fp in seen.items() if fp != fingerprint)
     if bad:
         raise WorkerMismatchError(

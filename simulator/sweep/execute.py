@@ -13,8 +13,8 @@ chunk, so an in-process sweep stores each chunk at once; :func:`run_task` is the
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import hashlib
+import json
 import os
 import socket
 import time
@@ -32,7 +32,7 @@ from simulator.sweep.plan import Task, scheme_hash
 from simulator.sweep.schemes import cached_scheme
 from simulator.sweep.store import point_key
 
-__all__ = ["SweepTaskError", "WorkerMismatchError", "TaskResult", "execute_task", "run_task", "worker_name"]
+__all__ = ["SweepTaskError", "WorkerMismatchError", "TaskResult", "execute_task", "run_task", "worker_fingerprint", "worker_name"]
 
 
 class SweepTaskError(RuntimeError):
@@ -137,9 +137,15 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@functools.lru_cache(maxsize=8)
-def _fingerprint(channel: Channel, seed: int) -> str:
-    return noise_fingerprint(channel, seed)
+_FINGERPRINTS: dict[tuple[str, str, int], str] = {}
+
+
+def worker_fingerprint(channel: Channel, seed: int) -> str:
+    """:func:`~simulator.sweep.context.noise_fingerprint` in this process (once per channel config and seed)."""
+    key = (type(channel).__qualname__, json.dumps(channel.config(), sort_keys=True, default=str), int(seed))
+    if key not in _FINGERPRINTS:
+        _FINGERPRINTS[key] = noise_fingerprint(channel, seed)
+    return _FINGERPRINTS[key]
 
 
 def run_task(task: Task) -> TaskResult:
@@ -152,7 +158,7 @@ def run_task(task: Task) -> TaskResult:
     """
     t0 = time.perf_counter()
     if task.fingerprint is not None:
-        mine = _fingerprint(task.channel, task.seed)
+        mine = worker_fingerprint(task.channel, task.seed)
         if mine != task.fingerprint:
             raise WorkerMismatchError(
                 f"worker {worker_name()} refused: its channel noise differs from the driver's (fingerprint {mine} "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+from simulator.checkpoints import checkpoint_dir
 from simulator.registry import available_schemes, create_scheme
 from simulator.schemes.base import Scheme
 
@@ -39,7 +40,11 @@ def build_scheme(spec: str, device: str = "cpu") -> Scheme:
     return create_scheme(spec, device=device)
 
 
-@functools.lru_cache(maxsize=32)
 def cached_scheme(spec: str, device: str = "cpu") -> Scheme:
-    """:func:`build_scheme`, once per (spec, device) in this process."""
+    """:func:`build_scheme`, once per (spec, device, checkpoint folder) in this process."""
+    return _cached(spec, device, str(checkpoint_dir()))
+
+
+@functools.lru_cache(maxsize=32)
+def _cached(spec: str, device: str, weights: str) -> Scheme:
     return build_scheme(spec, device)
