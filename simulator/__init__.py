@@ -7,7 +7,8 @@ The public API is this package's top level (see ``docs/api.md``)::
     run.summary(); run.to_pandas(); run.plot("fig.png")
 
 * sweeping: :func:`simulate`, :func:`prepare` / :class:`Simulation`, :class:`Run`,
-  :func:`load_results`, :func:`summarize`, :class:`SummaryRow`, :func:`parse_snrs`;
+  :func:`load_results`, :func:`summarize`, :class:`SummaryRow`, :func:`parse_snrs`,
+  :func:`find_dataset`, :func:`list_images`, :func:`load_image`;
 * the registries: :func:`list_schemes`, :func:`list_aliases`, :func:`create_scheme`,
   :func:`canonical_spec`, :func:`parse_scheme_list`, :func:`list_channels`, :func:`make_channel`,
   :mod:`channels` (the channel package), :class:`PluginWarning`, :class:`PluginError`;
@@ -39,7 +40,8 @@ _EXPORTS: dict[str, str] = {
     "Run": "simulator.run", "load_results": "simulator.run", "format_table": "simulator.run",
     "summarize": "simulator.results", "SummaryRow": "simulator.results", "ResultsError": "simulator.results",
     "SweepConfig": "simulator.sweep", "run_sweeps": "simulator.sweep",
-    "DataError": "simulator.data", "list_images": "simulator.data", "load_image": "simulator.data",
+    "DataError": "simulator.data", "find_dataset": "simulator.data", "list_images": "simulator.data",
+    "load_image": "simulator.data",
     "CheckpointError": "simulator.checkpoints",
     # registries
     "create_scheme": "simulator.registry", "canonical_spec": "simulator.registry",
@@ -111,7 +113,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     )
     from simulator.channels.registry import make_channel
     from simulator.checkpoints import CheckpointError
-    from simulator.data import DataError, list_images, load_image
+    from simulator.data import DataError, find_dataset, list_images, load_image
     from simulator.options import Option
     from simulator.plugins import PluginError, PluginWarning
     from simulator.registry import canonical_spec, create_scheme, parse_scheme_list, register_alias, register_scheme
