@@ -185,3 +185,19 @@ def test_calibrated_margin_saves_steps_only_where_they_do_not_pay(monkeypatch: p
     assert result.adaptive_steps == {-3.0: 3.0, 12.0: 1.0}
     assert result.paper_steps == {-3.0: 3.0, 12.0: 3.0}
     assert result.adaptive_psnr[12.0] == pytest.approx(30.3, abs=1e-3)
+
+
+def test_steps_profile_spans_never_to_always_step(tiny_checkpoints) -> None:
+    from simulator.schemes.latent import load_jscc
+    from simulator.training.calibrate import steps_profile
+    from simulator.training.denoiser_task import load_denoiser
+
+    codec, _ = load_jscc(tiny_checkpoints / "jscc-t-tiny.safetensors")
+    den, _ = load_denoiser(tiny_checkpoints / "denoiser-tiny-alpha1.safetensors")
+    images = torch.rand(2, 3, 32, 32)
+    for margin, steps, last in ((1e9, 0.0, 0), (-1e9, 3.0, -1)):
+        torch.manual_seed(0)
+        prof = steps_profile(den, codec.encoder, codec.decoder, images, 3, margin, (-3.0, 12.0))
+        assert set(prof) == {-3.0, 12.0}
+        for adaptive, kept, fixed in prof.values():
+            assert kept == steps and len(fixed) == 4 and adaptive == pytest.approx(fixed[last])

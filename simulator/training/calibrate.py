@@ -21,7 +21,7 @@ from simulator.link import normalize_latent, random_awgn_latent
 from simulator.metrics import psnr
 from simulator.models.denoiser import LatentDenoiser, initial_similarity, similarity_gain_db
 
-__all__ = ["CALIBRATION_SNRS_DB", "MARGIN_GRID_DB", "MarginCalibration", "calibrate_margin"]
+__all__ = ["CALIBRATION_SNRS_DB", "MARGIN_GRID_DB", "MarginCalibration", "calibrate_margin", "steps_profile"]
 
 CALIBRATION_SNRS_DB = (-3.0, 0.0, 3.0, 6.0, 9.0, 12.0)
 #: candidate margins, dB of effective latent SNR
@@ -62,13 +62,10 @@ def _steps_at(gains: torch.Tensor, margin_db: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Module, images: torch.Tensor,
-                     t_max: int, tolerance_db: float = 0.05, snrs_db: tuple[float, ...] = CALIBRATION_SNRS_DB
-                     ) -> MarginCalibration:
-    """Pick the stop margin on ``images [V, 3, h, w]`` (validation crops, never test images).
-
-    The channel noise is drawn from torch's global RNG (seed it for a reproducible result).
-    """
+def _fixed_and_gains(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Module, images: torch.Tensor,
+                     t_max: int, snrs_db: tuple[float, ...]) -> tuple[dict[float, torch.Tensor], dict[float, torch.Tensor]]:
+    """SNR → ``[V, T_max + 1]`` PSNR per image after T = 0 … T_max steps, and SNR → ``[V, T_max]``
+    predicted gain (dB) of each step; noise from torch's global RNG."""
     y = normalize_latent(encoder(images))
     fixed: dict[float, torch.Tensor] = {}  # SNR → [V, T_max + 1] PSNR per image and T
     gains: dict[float, torch.Tensor] = {}  # SNR → [V, T_max] predicted gain of each step
@@ -82,6 +79,32 @@ def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.M
             per_t.append(psnr(images, decoder(z)))
             s = s_next
         fixed[snr], gains[snr] = torch.stack(per_t, dim=1), torch.stack(per_gain, dim=1)
+    return fixed, gains
+
+
+@torch.no_grad()
+def steps_profile(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Module, images: torch.Tensor,
+                  t_max: int, margin_db: float, snrs_db: tuple[float, ...]) -> dict[float, tuple[float, float, list[float]]]:
+    """SNR → (mean adaptive PSNR, mean adaptive steps, mean PSNR after T = 0 … T_max fixed steps) at a
+    given stop margin: whether the step count falls with SNR (no ripple between training SNRs)."""
+    fixed, gains = _fixed_and_gains(denoiser, encoder, decoder, images, t_max, snrs_db)
+    out = {}
+    for snr in snrs_db:
+        steps = _steps_at(gains[snr], margin_db)
+        out[snr] = (fixed[snr].gather(1, steps[:, None]).mean().item(), steps.float().mean().item(),
+                    fixed[snr].mean(0).tolist())
+    return out
+
+
+@torch.no_grad()
+def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Module, images: torch.Tensor,
+                     t_max: int, tolerance_db: float = 0.05, snrs_db: tuple[float, ...] = CALIBRATION_SNRS_DB
+                     ) -> MarginCalibration:
+    """Pick the stop margin on ``images [V, 3, h, w]`` (validation crops, never test images).
+
+    The channel noise is drawn from torch's global RNG (seed it for a reproducible result).
+    """
+    fixed, gains = _fixed_and_gains(denoiser, encoder, decoder, images, t_max, snrs_db)
 
     def adaptive(snr: float, margin: float) -> tuple[float, float]:
         steps = _steps_at(gains[snr], margin)
