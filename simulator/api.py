@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from simulator.channels import Channel
 from simulator.channels.registry import available_channels, make_channel
 from simulator.data import ImageItem, find_dataset, list_images
+from simulator.devices import resolve_device
 from simulator.registry import (
     available_aliases,
     available_schemes,
@@ -161,7 +162,7 @@ def prepare(
         chosen = make_channel(channel, coherence)
     config = SweepConfig(snrs=snrs, dataset=folder.name, realizations=realizations, seed=seed,
                          results_dir=None if results_dir is None else Path(results_dir), force=force,
-                         batch_size=batch_size, channel=chosen, device=device)
+                         batch_size=batch_size, channel=chosen, device=str(resolve_device(device)))
     if reference is not None:
         reference = canonical_spec(reference)
         if reference not in specs:
@@ -172,7 +173,7 @@ def prepare(
         import torch
 
         torch.set_num_threads(int(threads))
-    built = {spec: build_scheme(spec, device) for spec in specs}
+    built = {spec: build_scheme(spec, config.device) for spec in specs}
     return Simulation(specs, envelopes_in(text), reference, images, config, built)
 
 
@@ -211,7 +212,9 @@ def simulate(
     :param coherence: ``rayleigh-block`` (or a plugin that takes it): channel uses per fading block.
     :param realizations: channel realisations per image and SNR.
     :param seed: the channel-noise seed (common random numbers: every scheme faces the same noise).
-    :param device: torch device of the learned schemes (``"cpu"``, ``"cuda"``); not part of the rows' hash.
+    :param device: torch device of the learned schemes: ``"auto"`` (the first GPU when CUDA is
+        available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; classical schemes run on the CPU.  Not
+        part of the rows' hash: rows computed on one device are reused by a sweep on another.
     :param results_dir: ``None``: rows kept in memory, nothing read or written; a folder: the
         resumable store ``<results_dir>/<dataset>[/<channel>]/<spec>.jsonl`` (stored rows of the
         same configuration are reused, new ones appended).

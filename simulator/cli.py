@@ -29,6 +29,7 @@ from simulator.channels.registry import channel_plugin_of
 from simulator.checkpoints import CheckpointError
 from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print_error, tqdm_progress
 from simulator.data import DataError, download_kodak
+from simulator.devices import DEVICE_FORMS, resolve_device
 from simulator.options import describe_option
 from simulator.registry import envelopes_in, plugin_of
 from simulator.results import ResultsError
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-schemes", action="store_true", help="list the schemes (built-in and plugins) and channels, and exit")
     p.add_argument("--download-kodak", metavar="DIR", help="download Kodak24 into DIR (needs a network) and exit")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    p.add_argument("--device", default="auto", help=f"torch device of the learned schemes: {DEVICE_FORMS} "
+                   "(default auto: the first GPU when CUDA is available; classical schemes run on the CPU)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_cluster_arguments(p)
     return p
@@ -85,6 +88,7 @@ def _simulation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         batch_size=args.batch_size,
         reference=args.reference,
         threads=args.threads,
+        device=args.device,
     )
 
 
@@ -153,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     try:
+        args.device = str(resolve_device(args.device))
         simulation = prepare(args.scheme, args.snr, **_simulation_kwargs(args))
     except (ValueError, DataError, CheckpointError, ImportError, OSError) as exc:
         _err(exc)

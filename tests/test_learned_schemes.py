@@ -138,9 +138,9 @@ def test_dropped_reals_are_not_sent_and_received_as_zero(monkeypatch: pytest.Mon
     torch.testing.assert_close(complex_to_real(x), enc.latent[enc.mask])
     seen = {}
 
-    def capture(z: torch.Tensor, snr_db: float, generator: object) -> tuple[torch.Tensor, dict]:
+    def capture(z: torch.Tensor, snr_db: torch.Tensor, generators: object) -> tuple[torch.Tensor, list[dict]]:
         seen["z"] = z[0]
-        return z, {}
+        return z, [{}]
 
     monkeypatch.setattr(scheme, "denoise", capture)
     realisation = AWGNChannel().realise(805, 0, "odd", 10.0, 0)

@@ -88,8 +88,9 @@ class CDDMScheme(LatentScheme):
     def uses_randomness(self) -> bool:  # type: ignore[override]
         return self.eta > 0
 
-    def denoise(self, z: torch.Tensor, snr_db: float, generator: torch.Generator | None
-                ) -> tuple[torch.Tensor, dict[str, Any]]:
-        res = self.cddm.sample(z, float(snr_db), eta=self.eta, generator=generator, snr_floor_db=self.snr_floor_db,
+    def denoise(self, z: torch.Tensor, snr_db: torch.Tensor, generators: list[torch.Generator] | None
+                ) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+        """All items in one sampler run, each from its own start step (:meth:`CDDM.sample`)."""
+        res = self.cddm.sample(z, snr_db, eta=self.eta, generator=generators, snr_floor_db=self.snr_floor_db,
                                start=self.start)
-        return res.latent, {"steps": int(res.steps[0])}
+        return res.latent, [{"steps": int(m)} for m in res.steps.tolist()]

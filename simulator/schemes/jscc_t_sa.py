@@ -88,5 +88,5 @@ class JSCCTSAScheme(LatentScheme):
         sent = [Transmission(self.encode_at(tx.encoded, tx.channel.snr_db), tx.image, tx.channel) for tx in items]
         return self.receive_batch([(tx, tx.channel.apply(self.symbols(tx.encoded))) for tx in sent])
 
-    def decode(self, latent: torch.Tensor, snr_db: float) -> torch.Tensor:
-        return self.sa.decoder(latent, torch.full((latent.shape[0],), float(snr_db)))
+    def decode(self, latent: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
+        return self.sa.decoder(latent, snr_db.to(device=latent.device, dtype=torch.float32))

@@ -100,10 +100,20 @@ class OursScheme(LatentScheme):
     def uses_randomness(self) -> bool:  # type: ignore[override]
         return self.options["s1"] == "random"
 
-    def denoise(self, z: torch.Tensor, snr_db: float, generator: torch.Generator | None
-                ) -> tuple[torch.Tensor, dict[str, Any]]:
-        snr = torch.full((z.shape[0],), float(snr_db))
-        s1 = initial_similarity(snr, self.options["s1"], generator).to(z.device)
-        result = self.denoiser.run(z, s1, steps=self.steps, t_max=self.t_max, margin_db=self.margin_db)
-        sims = [round(v, 5) for v in result.similarities[0].tolist()]
-        return result.latent, {"steps": int(result.steps[0]), "similarities": sims}
+    def denoise(self, z: torch.Tensor, snr_db: torch.Tensor, generators: list[torch.Generator] | None
+                ) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+        """Items that stop early stay in the batch, masked (:meth:`LatentDenoiser.run`); each item's
+        ``similarities`` are the s it computed alone: s₁ … up to its first rejected step."""
+        snr = snr_db.float()
+        if generators is None:
+            s1 = initial_similarity(snr, self.options["s1"])
+        else:
+            s1 = torch.cat([initial_similarity(snr[i:i + 1], self.options["s1"], g) for i, g in enumerate(generators)])
+        result = self.denoiser.run(z, s1.to(z.device), steps=self.steps, t_max=self.t_max, margin_db=self.margin_db)
+        steps = result.steps.tolist()
+        sims = result.similarities.tolist()
+        extras = []
+        for kept, seq in zip(steps, sims):
+            computed = kept if self.steps is not None else min(kept + 1, self.t_max)
+            extras.append({"steps": int(kept), "similarities": [round(v, 5) for v in seq[: computed + 1]]})
+        return result.latent, extras
