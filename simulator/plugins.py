@@ -69,11 +69,12 @@ class Plugin:
 
 
 def _entry_points(group: str) -> list[importlib.metadata.EntryPoint]:
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     out = []
     for ep in importlib.metadata.entry_points(group=group):
-        if (ep.name, ep.value) not in seen:  # one package on sys.path twice
-            seen.add((ep.name, ep.value))
+        key = (ep.name, ep.value, str(getattr(getattr(ep, "dist", None), "name", None)))
+        if key not in seen:  # one package on sys.path twice
+            seen.add(key)
             out.append(ep)
     return out
 

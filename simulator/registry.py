@@ -107,6 +107,7 @@ def plugin_of(name: str) -> Plugin | None:
 def plugin_versions(scheme: Scheme) -> dict[str, str]:
     """``{distribution: version}`` of the plugin package ``scheme`` comes from (what its rows
     record under ``versions``); ``{}`` for a built-in scheme, so built-in rows do not change."""
+    _load_all()
     plugin = _PLUGINS.get(type(scheme).name)
     return plugin.versions() if plugin is not None and isinstance(scheme, plugin.cls) else {}
 

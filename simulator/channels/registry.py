@@ -59,7 +59,10 @@ def channel_plugin_of(name: str) -> Plugin | None:
 def plugin_versions(channel: Channel | None) -> dict[str, str]:
     """``{distribution: version}`` of the plugin package of ``channel`` (what rows record under
     ``versions``); ``{}`` for a built-in channel or ``None``."""
-    plugin = _PLUGINS.get(channel.name) if channel is not None else None
+    if channel is None:
+        return {}
+    _load_plugins()
+    plugin = _PLUGINS.get(channel.name)
     return plugin.versions() if plugin is not None and isinstance(channel, plugin.cls) else {}
 
 
