@@ -190,3 +190,16 @@ def test_channel_name_clash_and_broken_channel(fake_entry_points) -> None:  # no
     with pytest.warns(sim.PluginWarning), pytest.raises(sim.PluginError, match="channel name 'awgn' is claimed by both plugin "
                                                         "package fake-dist 1.0 .* and the built-in channel of semcom-sim"):
         sim.make_channel("awgn")
+
+
+def test_adding_a_scheme_doc_example(fake_entry_points, tmp_path: Path) -> None:  # noqa: ANN001
+    """docs/adding-a-scheme.md: its plugin scheme, registered by an entry point, passes its test."""
+    scheme_block, test_block = re.findall(r"^```python\n(.*?)^```", (REPO_ROOT / "docs" / "adding-a-scheme.md").read_text(),
+                                          flags=re.S | re.M)
+    namespace: dict[str, Any] = {"__name__": "my_scheme.raw"}
+    exec(compile(scheme_block, "docs/adding-a-scheme.md", "exec"), namespace)  # noqa: S102
+    fake_entry_points(_ep("raw", namespace["RawPixels"], plugins.SCHEME_GROUP, dist="my-scheme", version="0.1.0"))
+    exec(compile(test_block, "docs/adding-a-scheme.md", "exec"), namespace)  # noqa: S102
+    namespace["test_raw_sweep"](tmp_path)
+    assert sim.create_scheme("raw:gain=0.90").options == {"gain": "0.9"}
+    assert registry.plugin_of("raw").describe() == "my-scheme 0.1.0"
