@@ -117,3 +117,39 @@ def test_styles_are_fixed_per_scheme() -> None:
     assert variant["color"] == "tab:red" and variant["linestyle"] != "-"
     known = ["x1", "x2"]
     assert style_for("x1", known)["color"] != style_for("x2", known)["color"]
+
+
+def test_list_schemes_lists_channels(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list-schemes"]) == 0
+    out = capsys.readouterr().out.split("channels (--channel):\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in out] == ["awgn", "rayleigh-block", "rayleigh-fast"]
+
+
+def test_built_in_channels_take_no_options(tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_args(tiny_dataset, tmp_path, "--snr", "0", "--channel", "awgn:k=3")) == 2
+    err = capsys.readouterr().err
+    assert "channel 'awgn' takes no options" in err and len(err.strip().splitlines()) == 1
+
+
+def test_resumed_sweep_writes_nothing_and_keeps_its_path(tiny_dataset: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    argv = _args(tiny_dataset, tmp_path, "--snr", "0,6", "--limit", "2", "--channel", "rayleigh-block",
+                 "--coherence", "8", "--json")
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    path = tmp_path / "res" / "tiny" / "rayleigh-block-L8" / "test-identity.jsonl"
+    stored = path.read_bytes()
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == first and path.read_bytes() == stored
+
+
+def test_the_command_is_a_layer_over_the_api() -> None:
+    """Every setting the command passes on is a parameter of simulator.simulate / prepare."""
+    import inspect
+
+    import simulator as sim
+    from simulator.cli import _simulation_kwargs, build_parser
+
+    args = build_parser().parse_args(["--scheme", "jscc-t"])
+    for function in (sim.simulate, sim.prepare):
+        assert set(_simulation_kwargs(args)) <= set(inspect.signature(function).parameters)
