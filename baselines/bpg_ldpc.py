@@ -49,6 +49,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from baselines import ldpc_decoder
 from baselines.ldpc_link import CN_UPDATES, DECODERS, LdpcLink, shared_link
 from baselines.ldpc_tb import Segmentation, payload_from_blocks, segment, tb_bits
 from bpg_tools import BPGCodec, BPGDecodeError, BPGError, EncodedImage, get_codec, to_uint8_rgb
@@ -157,6 +158,8 @@ class _BpgLdpc(_BpgCodecScheme):
             raise ValueError(f"scheme {self.name!r}: cn={self.cn_update} needs decoder=sionna; "
                              "flooding and layered are exact boxplus")
         self.early_stop: bool = self.values["early_stop"]
+        if self.decoder != "sionna":
+            ldpc_decoder.warm_up()  # numba compilation now, not in the first row's receiver_ms
 
     def config(self) -> dict[str, Any]:
         return super().config() | {

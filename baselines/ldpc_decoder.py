@@ -40,6 +40,7 @@ update.  Compiled kernels are cached on disk
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numba
@@ -48,7 +49,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["LLR_MAX", "SCHEDULES", "QCGraph", "qc_graph", "channel_llr", "decode", "DecodeOutput"]
+__all__ = ["LLR_MAX", "SCHEDULES", "QCGraph", "qc_graph", "channel_llr", "decode", "DecodeOutput", "warm_up"]
 
 #: Clipping magnitude of channel LLRs and variable-to-check messages (Sionna's ``llr_max``).
 LLR_MAX = 20.0
@@ -448,6 +449,20 @@ class DecodeOutput:
     bits: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
+
+
+@functools.cache
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) both decoding kernels now, on a 2-block toy
+    graph with the argument types :func:`decode` passes, so that no decoding call — and no
+    row's ``receiver_ms`` — pays for it.  Once per process; the classical schemes call it
+    when they are built."""
+    z = 4
+    row_ptr, cols, shifts = np.array([0, 2], np.int64), np.array([0, 1], np.int64), np.array([0, 1], np.int64)
+    llr = np.full((2, 2 * z), LLR_MAX, dtype=np.float32)
+    for kernel in (_decode_serial, _decode_parallel):
+        kernel(llr, row_ptr, cols, shifts, z, z, 2, False, True,
+               np.zeros((2, z), np.uint8), np.zeros(2, np.int32), np.zeros(2, np.bool_))
 
 
 def decode(graph: QCGraph, logits: np.ndarray, num_iter: int, schedule: str = "flooding",

@@ -103,6 +103,15 @@ class LdpcLink:
                                          hard_out=True, return_infobits=True, return_state=True, device=dev)
         else:
             self.graph = ldpc_decoder.qc_graph(self.encoder)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One all-zero block through every stage now: Sionna builds its blocks on their first
+        call and numba compiles (or loads) its kernels, one-time work that must not land in the
+        timing of the first decoded image."""
+        zeros = torch.zeros(1, self.k)
+        llr = self.demodulate(self.modulate(self.encode(zeros)), 0.1).reshape(1, self.n_cb)
+        self.decode(llr, zeros)
 
     def encode(self, bits: torch.Tensor) -> torch.Tensor:
         """``[N, k]`` float {0,1} info bits → ``[N, n_cb]`` coded bits."""

@@ -209,3 +209,18 @@ def test_padding_block_failure_does_not_lose_image() -> None:
         assert rec.extras["payload_block_errors"] == int(not delivered)
         expected = scheme.codec.decode(enc.payload) if delivered else torch.full_like(image, 0.5)
         assert torch.equal(rec.image, expected)
+
+
+def test_decoder_kernels_are_ready_before_the_first_row() -> None:
+    """Building the scheme compiles (or loads) the numba kernels, so a fresh process's first
+    row does not time their compilation (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = ("from baselines import ldpc_decoder as d\n"
+            "assert not d._decode_serial.signatures and not d._decode_parallel.signatures\n"
+            "from simulator.registry import create_scheme\n"
+            "create_scheme('bpg-ldpc-1/2')\n"
+            "print(len(d._decode_serial.signatures), len(d._decode_parallel.signatures))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=True)
+    assert out.stdout.split() == ["1", "1"]
