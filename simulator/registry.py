@@ -22,10 +22,11 @@ summary row of the best of them at each SNR (:func:`envelopes_in`).
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Callable, TypeVar
 
 from simulator.options import parse_options
-from simulator.plugins import SCHEME_GROUP, Plugin, clash_error, discover
+from simulator.plugins import SCHEME_GROUP, Plugin, PluginWarning, clash_error, discover
 from simulator.schemes.base import Scheme
 
 __all__ = ["register_scheme", "register_alias", "available_schemes", "available_aliases", "create_scheme",
@@ -93,6 +94,10 @@ def _register_plugin(plugin: Plugin) -> None:
         return
     if held is not None or plugin.name in _ALIASES:
         raise clash_error("scheme", plugin, _PLUGINS.get(plugin.name), held)
+    if plugin.cls.name and _REGISTRY.get(plugin.cls.name) is plugin.cls:  # a class's name is in its rows
+        warnings.warn(f"plugin {plugin.name!r} ({plugin.target}) of {plugin.describe()} is skipped: its class is "
+                      f"registered as {plugin.cls.name!r} already (one class, one name)", PluginWarning, stacklevel=3)
+        return
     plugin.cls.name = plugin.name
     _REGISTRY[plugin.name] = plugin.cls
     _PLUGINS[plugin.name] = plugin

@@ -203,3 +203,13 @@ def test_adding_a_scheme_doc_example(fake_entry_points, tmp_path: Path) -> None:
     namespace["test_raw_sweep"](tmp_path)
     assert sim.create_scheme("raw:gain=0.90").options == {"gain": "0.9"}
     assert registry.plugin_of("raw").describe() == "my-scheme 0.1.0"
+
+
+def test_one_class_under_two_names_is_skipped_with_a_warning(fake_entry_points) -> None:  # noqa: ANN001
+    class Twice(IdentityScheme):
+        description = "test only: one class, two entry points"
+
+    fake_entry_points(_ep("first", Twice, plugins.SCHEME_GROUP), _ep("second", Twice, plugins.SCHEME_GROUP))
+    with pytest.warns(sim.PluginWarning, match="plugin 'second' .* registered as 'first' already"):
+        schemes = sim.list_schemes()
+    assert schemes["first"] is Twice and "second" not in schemes and Twice.name == "first"
