@@ -31,6 +31,7 @@ from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print
 from simulator.data import DataError, download_kodak
 from simulator.devices import DEVICE_FORMS, resolve_device
 from simulator.options import describe_option
+from simulator.plugins import Plugin
 from simulator.registry import envelopes_in, plugin_of
 from simulator.results import ResultsError
 from simulator.run import Run, format_table
@@ -92,8 +93,8 @@ def _simulation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _plugin_note(plugin: object) -> str:
-    return f" [plugin: {plugin.describe()}]" if plugin is not None else ""  # type: ignore[attr-defined]
+def _plugin_note(plugin: Plugin | None) -> str:
+    return f" [plugin: {plugin.describe()}]" if plugin is not None else ""
 
 
 def _list_schemes() -> str:
