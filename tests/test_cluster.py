@@ -8,6 +8,7 @@ Workers import this module at start (``preload``), which registers the test sche
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -22,7 +23,13 @@ import torch
 
 from simulator.data import list_images
 from simulator.registry import register_scheme
-from simulator.sweep import SweepConfig, SweepError, WorkerMismatchError, run_sweeps
+from simulator.sweep import (
+    SweepConfig,
+    SweepError,
+    WorkerMismatchError,
+    build_scheme,
+    run_sweeps,
+)
 from simulator.sweep.distributed import ClusterError, jobqueue_cluster, local_client
 from simulator.sweep.store import StoreLockedError, read_rows, row_key, store_lock
 from tests.conftest import IdentityScheme, write_images
@@ -161,6 +168,42 @@ def test_worker_killed_mid_sweep_every_point_stored_once(client, tmp_path: Path)
     assert not sweep.is_alive() and len(out["rows"]) == 12
     stored = read_rows(tmp_path / "r" / "imgs" / "test-slow.jsonl")
     assert len(stored) == 12 and len({row_key(r) for r in stored}) == 12
+
+
+def _driver(images: str, results: str) -> None:
+    """A driver process for the test below: a slow sweep on its own 2-worker cluster."""
+    with local_client(2, preload=["tests.test_cluster"]) as c:
+        run_sweeps(["test-slow"], list_images(Path(images)), SweepConfig(snrs=[0.0, 5.0], results_dir=results),
+                   executor=c)
+
+
+def test_driver_killed_the_same_call_resumes(tmp_path: Path) -> None:
+    import psutil
+
+    folder = write_images(tmp_path / "imgs", [(16, 16)] * 6)
+    path = tmp_path / "r" / "imgs" / "test-slow.jsonl"
+    driver = subprocess.Popen([sys.executable, "-c", "import sys; from tests.test_cluster import _driver; "
+                               "_driver(*sys.argv[1:])", str(folder), str(tmp_path / "r")], cwd=REPO)
+    children: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 90
+        while len(read_rows(path)) < 2 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.2)
+        children = psutil.Process(driver.pid).children(recursive=True)
+        driver.kill()  # no clean-up: its nanny and worker processes go by pid below
+        driver.wait()
+    finally:
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+    before = len(read_rows(path))
+    assert 2 <= before < 12
+    scheme = build_scheme("test-slow")
+    rows = run_sweeps(["test-slow"], list_images(folder), SweepConfig(snrs=[0.0, 5.0], results_dir=tmp_path / "r"),
+                      schemes={"test-slow": scheme})
+    stored = read_rows(path)
+    assert len(rows) == len(stored) == 12 and len({row_key(r) for r in stored}) == 12
+    assert scheme.sent == 12 - before
 
 
 def test_store_lock_stops_a_second_writer_and_dies_with_its_holder(images, tmp_path: Path) -> None:
