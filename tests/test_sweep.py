@@ -334,3 +334,42 @@ def test_quality_is_computed_once_per_distinct_8bit_picture(monkeypatch: pytest.
     assert first == again and len(calls) == 2
     assert first == pytest.approx((float(psnr(image, rec)[0]), float(ms_ssim(image, rec)[0])), rel=1e-5)
     assert other[0] == pytest.approx(float(psnr(image, torch.full_like(rec, 0.5))[0]), rel=1e-5)
+
+
+def test_a_corrupt_image_fails_alone_naming_scheme_and_image(tiny_dataset: Path, tmp_path: Path) -> None:
+    from simulator.sweep import SweepError
+
+    (tiny_dataset / "broken.png").write_bytes(b"not a png")
+    config = _config(tmp_path)
+    with pytest.raises(SweepError, match=r"^test-identity on broken\.png: DataError: .*broken\.png.*rerun to retry$"):
+        run_sweep(create_scheme(SPEC), SPEC, list_images(tiny_dataset), config)
+    assert len(read_rows(_file(config))) == 6  # the three good images of the same task, both SNRs
+
+
+def test_run_sweeps_one_bar_specs_in_order_dataset_from_the_folder(tiny_dataset: Path, tmp_path: Path) -> None:
+    from simulator.sweep import run_sweeps
+
+    bars = []
+
+    def bar(total: int, desc: str):  # noqa: ANN202
+        bars.append([total, desc, 0])
+
+        class Bar:
+            def update(self, n: int) -> None:
+                bars[-1][2] += n
+
+            def close(self) -> None:
+                pass
+
+        return Bar()
+
+    images = list_images(tiny_dataset)
+    config = SweepConfig(snrs=[-2.0, 4.0], results_dir=tmp_path / "results")  # dataset: the folder's name
+    rows = run_sweeps(["test-identity", "test-identity-b"], images, config, progress=bar)
+    assert bars == [[12, "test-identity,test-identity-b", 12]]
+    assert [r["spec"] for r in rows] == ["test-identity"] * 6 + ["test-identity-b"] * 6
+    assert [(r["snr_db"], r["image_id"]) for r in rows[:6]] == [(s, i.image_id) for s in (-2.0, 4.0) for i in images]
+    assert {r["dataset"] for r in rows} == {"tiny"} and len(read_rows(tmp_path / "results" / "tiny" / "test-identity.jsonl")) == 6
+    assert run_sweeps(["test-identity"], images, config, progress=bar) == rows[:6] and len(bars) == 1  # all reused
+    memory = run_sweeps(["test-identity"], images, SweepConfig(snrs=[-2.0], results_dir=None))
+    assert len(memory) == 3 and not list(tmp_path.glob("results/tiny/.*lock"))

@@ -12,6 +12,7 @@ chunk, so an in-process sweep stores each chunk at once; :func:`run_task` is the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -90,13 +91,17 @@ def execute_task(task: Task, scheme: Scheme) -> Iterator[list[dict[str, Any]]]:
     then image and realisation).
 
     :param scheme: the scheme of ``task.spec`` (its config hash is ``task.static["config_hash"]``).
-    :raises SweepTaskError: naming the spec and image(s) of the failing step, chained to the cause.
+    :raises SweepTaskError: naming the spec and image(s) of the failing step, chained to the cause; an
+        image that cannot be loaded or encoded raises after the rows of the task's other images.
     """
     static = task.static | run_context(scheme, task.channel)
-    group = []
+    group, failed = [], []
     for item in task.items:
-        with _blame(task.spec, [item.image_id]):
-            group.append(_encode(scheme, item))
+        try:
+            with _blame(task.spec, [item.image_id]):
+                group.append(_encode(scheme, item))
+        except SweepTaskError as exc:  # the other images of the group still run
+            failed.append(exc)
     for snr in task.snrs:
         jobs = [(enc, r) for enc in group for r in range(task.realizations)
                 if point_key(enc.item.image_id, snr, r, task.seed) in task.points]
@@ -105,22 +110,20 @@ def execute_task(task: Task, scheme: Scheme) -> Iterator[list[dict[str, Any]]]:
             with _blame(task.spec, list(dict.fromkeys(enc.item.image_id for enc, _ in chunk))):
                 rows = _transmit_chunk(scheme, chunk, snr, static, task.channel)
             yield rows
+    if failed:
+        raise failed[0]
 
 
-class _blame:
+@contextlib.contextmanager
+def _blame(spec: str, image_ids: list[str]) -> Iterator[None]:
     """Re-raise any ``Exception`` as :class:`SweepTaskError` naming the spec and images."""
-
-    def __init__(self, spec: str, image_ids: list[str]) -> None:
-        self.where = f"{spec} on {', '.join(image_ids)}"
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
-        if exc is None or not isinstance(exc, Exception) or isinstance(exc, SweepTaskError):
-            return False
+    try:
+        yield
+    except SweepTaskError:
+        raise
+    except Exception as exc:
         message = " ".join(str(exc).split())
-        raise SweepTaskError(f"{self.where}: {type(exc).__name__}: {message}") from exc
+        raise SweepTaskError(f"{spec} on {', '.join(image_ids)}: {type(exc).__name__}: {message}") from exc
 
 
 @dataclass
