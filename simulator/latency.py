@@ -11,6 +11,11 @@ learned schemes, latent denoising (if any) plus the decoder, i.e. what
 * then ``repeats`` rounds; in each round the schemes take turns (their order rotated from
   round to round) over all SNR points and images, so slow drifts of a shared machine hit all
   schemes alike; the median over (image, repeat) samples is reported, with the quartiles;
+* with a time budget (``budget_ms``), a (scheme, SNR) whose warm-up transmission took longer
+  than the budget over the number of images is timed on fewer images per round — as many as
+  the budget holds at its warm-up latency, at least one — taken in turn, so that the rounds
+  cover different images: CDDM (seconds per image, the same step count on every image of a
+  size) gets a few samples, the fast schemes all images every round;
 * on the CPU the sample is ``Reception.receiver_s``; on a CUDA device the scheme's modules
   are moved there and the sample is the wall time of ``transmit`` between two
   ``torch.cuda.synchronize()`` calls (``receiver_s`` alone would time kernel launches only;
@@ -104,10 +109,13 @@ def device_info(device: str = "cpu") -> dict[str, Any]:
 
 
 def move_scheme(scheme: Scheme, device: str | torch.device) -> None:
-    """Move every ``nn.Module`` attribute of a scheme (codec, denoiser, CDDM …) to ``device``."""
+    """Move every ``nn.Module`` attribute of a scheme (codec, denoiser, CDDM …) to ``device``,
+    and the scheme's own ``device`` (where a learned scheme puts its inputs) with them."""
     for value in vars(scheme).values():
         if isinstance(value, nn.Module):
             value.to(device)
+    if isinstance(getattr(scheme, "device", None), torch.device):
+        scheme.device = torch.device(device)  # type: ignore[attr-defined]
 
 
 def _sync(device: str) -> None:
@@ -138,23 +146,27 @@ def measure_receiver_latency(
     warmup: int = 1,
     seed: int = 0,
     device: str = "cpu",
+    budget_ms: float | None = None,
 ) -> list[LatencyPoint]:
     """Receiver latency of each scheme at each SNR on the same images (see the module doc).
 
     :param schemes: ``(label, spec, scheme)`` triples.
     :param images: ``(image_id, [3, H, W] tensor)`` pairs; the ids key the common noise.
+    :param budget_ms: time per (scheme, SNR) and round, at the warm-up latency (needs
+        ``warmup >= 1``); ``None``: every image in every round.
     :returns: one :class:`LatencyPoint` per (scheme, SNR), schemes in the given order.
     :raises RuntimeError: whatever a scheme raises on ``device`` (callers may catch it per scheme).
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    if budget_ms is not None and (warmup < 1 or not budget_ms > 0):
+        raise ValueError(f"a latency budget needs warmup >= 1 and budget_ms > 0, got {warmup}, {budget_ms}")
     if not schemes or not images or not snrs:
         raise ValueError("need at least one scheme, one image and one SNR point")
     jobs: dict[str, list[tuple[float, list[Transmission]]]] = {}
     with torch.no_grad():
         for label, _spec, scheme in schemes:
-            if device != "cpu":
-                move_scheme(scheme, device)
+            move_scheme(scheme, device)
             encoded = [(image_id, image, scheme.encode(image.to(device))) for image_id, image in images]
             per_snr = []
             for snr in snrs:
@@ -179,15 +191,21 @@ def measure_receiver_latency(
             _sync(device)
             return (time.perf_counter() - t0) * 1e3, rec.extras
 
+        per_round: dict[tuple[str, float], int] = {}
         for label, _spec, scheme in schemes:
             for snr, txs in jobs[label]:
+                ms = 0.0
                 for _ in range(warmup):
-                    send(scheme, txs[0], snr)
+                    ms, _ = send(scheme, txs[0], snr)
+                fits = len(txs) if budget_ms is None else int(budget_ms // max(ms, 1e-6))
+                per_round[(label, snr)] = max(1, min(len(txs), fits))
         for rep in range(repeats):
             shift = rep % len(schemes)
             for label, _spec, scheme in schemes[shift:] + schemes[:shift]:
                 for snr, txs in jobs[label]:
-                    for tx in txs:
+                    count = per_round[(label, snr)]
+                    for i in range(rep * count, (rep + 1) * count):
+                        tx = txs[i % len(txs)]
                         ms, ex = send(scheme, tx, snr)
                         points[(label, snr)].samples_ms.append(ms)
                         for key, value in ex.items():

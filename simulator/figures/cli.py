@@ -21,6 +21,7 @@ from simulator.cli_common import (
     tqdm_progress,
 )
 from simulator.data import DataError
+from simulator.devices import DEVICE_FORMS, resolve_device
 from simulator.figures import (
     EXTRA_FIGURES,
     FIGURES,
@@ -73,12 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fig7-snr", type=float, default=0.0, help="Fig. 7 SNR in dB (default 0)")
     p.add_argument("--fig7-crop", type=_crop, help="Fig. 7 zoom window X,Y,SIZE in pixels (default: most textured)")
     p.add_argument("--latency-images", type=positive_int, help="images timed for Table I (default 8, quick 2)")
-    p.add_argument("--latency-repeats", type=positive_int, help="timed rounds for Table I (default 5, quick 1)")
+    p.add_argument("--latency-repeats", type=positive_int, help="timed rounds for Table I (default 4, quick 1)")
+    p.add_argument("--latency-budget-ms", type=float, default=4000.0,
+                   help="Table I time per scheme, SNR and round: slower schemes (CDDM) are timed on fewer images "
+                   "per round, in turn (default 4000; 0 = every image every round)")
     p.add_argument("--latency-warmup", type=int, default=1, help="untimed transmissions per scheme and SNR first")
     p.add_argument("--scheme-option", action="append", default=[], metavar="NAME:KEY=VALUE",
                    help="extra option for every spec of scheme NAME (or alias bpg-ldpc), e.g. bpg-ldpc:decoder=sionna; "
                    "repeatable; options a figure sets itself (steps, s1, alpha, decoder) are kept")
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    p.add_argument("--device", default="auto", help=f"torch device of the learned schemes' sweeps: {DEVICE_FORMS} "
+                   "(default auto: the first GPU when CUDA is available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_cluster_arguments(p)
     return p
@@ -107,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_or_exit_code(build_parser(), argv, ("--snr", "--seed", "--fig7-snr"), PROG)
     if isinstance(args, int):
         return args
+    try:
+        args.device = str(resolve_device(args.device))
+    except ValueError as exc:
+        _err(exc)
+        return 2
     log_to_stderr(PROG)
     try:
         with executor_from_args(args) as executor:
@@ -129,6 +140,7 @@ def _run(args: argparse.Namespace, executor: object) -> int:
             realizations=args.realizations, batch_size=args.batch_size, fig7_image=args.fig7_image,
             fig7_snr=args.fig7_snr, fig7_crop=args.fig7_crop, latency_images=args.latency_images,
             latency_repeats=args.latency_repeats, latency_warmup=args.latency_warmup,
+            latency_budget_ms=args.latency_budget_ms or None, device=args.device,
             scheme_options=_scheme_options(args.scheme_option))
         ctx = FigureContext(settings, None if args.no_progress else tqdm_progress("pt", leave=False), executor)
     except (ValueError, DataError) as exc:

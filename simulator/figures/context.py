@@ -19,11 +19,10 @@ from simulator.registry import (
     available_aliases,
     available_schemes,
     canonical_spec,
-    create_scheme,
 )
 from simulator.results import result_path
 from simulator.schemes.base import Scheme
-from simulator.sweep import ProgressFactory, SweepConfig, run_sweep
+from simulator.sweep import ProgressFactory, SweepConfig, build_scheme, run_sweep
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -57,7 +56,11 @@ class FigureSettings:
     :ivar fig7_image: image id or file stem for Fig. 7 (default kodim23 if present, else the first).
     :ivar fig7_crop: ``(x, y, size)`` of the zoomed crop; default the most textured window.
     :ivar latency_images: images timed for Table I (default 8; quick: all of ``limit``).
-    :ivar latency_repeats: timed rounds (default 5; quick: 1); ``latency_warmup`` untimed first.
+    :ivar latency_repeats: timed rounds (default 4; quick: 1); ``latency_warmup`` untimed first.
+    :ivar latency_budget_ms: Table I time per (scheme, SNR) and round: a scheme slower than this
+        over ``latency_images`` is timed on fewer images per round, taken in turn (CDDM: one or
+        two); ``None``: every image every round (see :func:`simulator.latency.measure_receiver_latency`).
+    :ivar device: torch device of the learned schemes' sweeps (``cpu``, ``cuda:0`` …; resolved).
     :ivar scheme_options: extra options per registry name (or alias), e.g.
         ``{"bpg-ldpc": {"decoder": "sionna"}}``; see :func:`scheme_spec`.
     """
@@ -79,6 +82,8 @@ class FigureSettings:
     latency_images: int | None = None
     latency_repeats: int | None = None
     latency_warmup: int = 1
+    latency_budget_ms: float | None = 4000.0
+    device: str = "cpu"
     scheme_options: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -95,7 +100,7 @@ class FigureSettings:
             self.results_dir = self.figure_dir / "results" if self.quick else Path("results")
         self.results_dir = Path(self.results_dir)
         if self.latency_repeats is None:
-            self.latency_repeats = 1 if self.quick else 5
+            self.latency_repeats = 1 if self.quick else 4
         if self.latency_images is None:
             self.latency_images = (self.limit or 2) if self.quick else 8
         for name in ("latency_repeats", "latency_images", "realizations", "batch_size"):
@@ -160,7 +165,7 @@ class FigureContext:
                 self._schemes[spec] = "not registered (its module is missing or not importable)"
             else:
                 try:
-                    self._schemes[spec] = create_scheme(spec)
+                    self._schemes[spec] = build_scheme(spec, self.settings.device)
                 except CheckpointIntegrityError as exc:
                     raise FigureError(f"scheme {spec}: {exc}") from exc
                 except Exception as exc:  # noqa: BLE001 - any failure makes it unavailable, with the reason
@@ -176,7 +181,7 @@ class FigureContext:
     def sweep_config(self, snrs: list[float]) -> SweepConfig:
         s = self.settings
         return SweepConfig(snrs=snrs, dataset=self.dataset, realizations=s.realizations, seed=s.seed,
-                           results_dir=s.results_dir, batch_size=s.batch_size)
+                           results_dir=s.results_dir, batch_size=s.batch_size, device=s.device)
 
     def sweep(self, spec: str, snrs: list[float], figure: str) -> list[dict[str, Any]]:
         """Rows of ``spec`` on the figure's images at ``snrs`` (computing only missing points)."""

@@ -72,7 +72,10 @@ def _markdown(table: dict[str, Any]) -> str:
     lines = ["# Table I: receiver latency (ms)", "",
              f"{table['method']}", "",
              f"Images: {', '.join(table['images'])}; {table['repeats']} timed round(s) after {table['warmup']} "
-             f"warm-up transmission(s) per scheme and SNR; seed {table['seed']}; weights config `{table['config']}`.", ""]
+             f"warm-up transmission(s) per scheme and SNR; seed {table['seed']}; weights config `{table['config']}`."
+             + (f" Time budget {table['budget_ms']:g} ms per scheme, SNR and round: a slower scheme is timed on fewer "
+                "images per round, in turn (samples per point and the quartiles below)." if table.get("budget_ms") else ""),
+             ""]
     for dev, d in table["devices"].items():
         info = d["info"]
         where = f"{info['cpu']}, {info['torch_threads']} torch threads" + (f"; GPU {info['gpu']}" if info.get("gpu") else "")
@@ -87,6 +90,16 @@ def _markdown(table: dict[str, Any]) -> str:
                          f"{_fmt(r['cddm_official_ms'])} | {_fmt(r['ours_over_jscc_t'])} | {_fmt(r['cddm_over_ours'])} | "
                          f"{_fmt(r['cddm_official_over_ours'])} | {_fmt(r['ours_mean_steps'])} | "
                          f"{_fmt(r['cddm_mean_steps'], 1)} | {_fmt(r['cddm_official_mean_steps'], 1)} |")
+        if d["points"]:
+            lines += ["", "Spread: samples per point and the interquartile range (p25 … p75) as % of the median.", "",
+                      "| scheme | " + " | ".join(f"{snr:g} dB" for snr in table["snrs"]) + " |",
+                      "| --- |" + " --- |" * len(table["snrs"])]
+            by = {(p["label"], p["snr_db"]): p for p in d["points"]}
+            for label in dict.fromkeys(p["label"] for p in d["points"]):
+                cells = [f"{by[(label, snr)]['n_samples']} × {100 * by[(label, snr)]['p25_ms'] / by[(label, snr)]['median_ms'] - 100:+.0f} … "
+                         f"{100 * by[(label, snr)]['p75_ms'] / by[(label, snr)]['median_ms'] - 100:+.0f} %"
+                         if (label, snr) in by else "n/a" for snr in table["snrs"]]
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
         for spec, why in d["errors"].items():
             lines.append(f"\n{spec} could not run on {dev}: {why}")
         lines.append("")
@@ -124,11 +137,12 @@ def table1_figure(ctx: FigureContext) -> FigureReport:
         runnable, errors = (schemes, {}) if dev == "cpu" else _probe(schemes, images[0], dev)
         try:
             points = measure_receiver_latency(runnable, images, TABLE1_SNRS, repeats=s.latency_repeats,
-                                              warmup=s.latency_warmup, seed=s.seed, device=dev) if runnable else []
+                                              warmup=s.latency_warmup, seed=s.seed, device=dev,
+                                              budget_ms=s.latency_budget_ms if s.latency_warmup else None
+                                              ) if runnable else []
         finally:
-            if dev != "cpu":
-                for _, _, scheme in schemes:
-                    move_scheme(scheme, "cpu")
+            for _, _, scheme in schemes:  # back where the sweeps run them
+                move_scheme(scheme, s.device if hasattr(scheme, "max_batch") else "cpu")
         per_device[dev] = {"info": device_info(dev), "errors": errors, "rows": _table_rows(points, TABLE1_SNRS),
                            "points": [p.to_json() for p in points]}
     method = ("Receiver latency = channel output → reconstructed image (latent denoising + decoder; "
@@ -137,7 +151,7 @@ def table1_figure(ctx: FigureContext) -> FigureReport:
               "(image, repeat) samples, schemes interleaved round by round.")
     table = {"table": "table1", "title": "Table I: receiver latency (ms)", "method": method,
              "snrs": TABLE1_SNRS, "images": [i.image_id for i in items], "repeats": s.latency_repeats,
-             "warmup": s.latency_warmup, "seed": s.seed, "config": s.config, "quick": s.quick,
+             "warmup": s.latency_warmup, "budget_ms": s.latency_budget_ms, "seed": s.seed, "config": s.config, "quick": s.quick,
              "specs": {name: spec for name, spec, _ in schemes}, "missing": missing, "devices": per_device,
              "paper_reference": PAPER_TABLE1}
     stem = s.figure_dir / "table1"
