@@ -14,11 +14,15 @@ alike:
    weights — the reference), ``1x1`` (1 × 1, explicit + bf16), ``1x2`` (one process, 2
    threads) and ``2x1`` (``torchrun`` with 2 processes × 1 thread, data parallel).  Images/s
    counts the crops of all processes; the loop's own wall time (data loading excluded) is used.
+3. **Loader** (``--workers 0,1,2``): the ``1x1`` run with its crops built by that many
+   DataLoader worker processes (0 = in the training thread, as before the DataLoader), the
+   first as the reference; the loop's wall time includes the workers' start.
 
 Usage::
 
     python benchmarks/bench_train.py [--configs cpu,mid,large,paper] [--steps 4] [--rounds 3]
                                      [--batch 8] [--crop 128] [--parallel] [--parallel-iters 30]
+                                     [--workers 0,1,2]
 """
 
 from __future__ import annotations
@@ -90,8 +94,10 @@ def run_levers(configs: list[str], batch: int, crop: int, steps: int, rounds: in
     set_attention_path("explicit")
 
 
-def _train_images_per_s(name: str, config: str, iters: int, batch: int, crop: int, data_dir: str | None) -> float:
+def _train_images_per_s(name: str, config: str, iters: int, batch: int, crop: int, data_dir: str | None,
+                        more: tuple[str, ...] = ()) -> float:
     procs, threads, extra = PARALLEL[name]
+    extra = [*extra, *more]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "w.safetensors"
         args = ["jscc", "--config", config, "--iters", str(iters), "--batch", str(batch), "--crop", str(crop),
@@ -127,6 +133,22 @@ def run_parallel(config: str, iters: int, batch: int, crop: int, rounds: int, da
         print(f"| {name} | {procs} × {threads} | {speed:.2f} | {speed / ref:.2f}× |", flush=True)
 
 
+def run_workers(config: str, workers: list[int], iters: int, batch: int, crop: int, rounds: int,
+                data_dir: str | None) -> None:
+    print(f"\n## Loader: `semcom-train jscc --config {config} --workers N`, 1 × 1, {iters} iterations of batch "
+          f"{batch} × {crop}², median of {rounds} interleaved rounds")
+    per: dict[int, list[float]] = {w: [] for w in workers}
+    for _ in range(rounds):
+        for w in workers:
+            per[w].append(_train_images_per_s("1x1", config, iters, batch, crop, data_dir, ("--workers", str(w))))
+    ref = statistics.median(per[workers[0]])
+    print(f"| workers | images/s | ratio to {workers[0]} |")
+    print("| --- | --- | --- |")
+    for w in workers:
+        speed = statistics.median(per[w])
+        print(f"| {w} | {speed:.2f} | {speed / ref:.2f}× |", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", default="cpu,mid,large,paper")
@@ -138,6 +160,7 @@ def main() -> int:
     parser.add_argument("--parallel-config", default="cpu")
     parser.add_argument("--parallel-iters", type=int, default=30)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--workers", default="", help="also compare DataLoader worker counts, e.g. 0,1,2")
     args = parser.parse_args()
     configs = [c for c in args.configs.split(",") if c]
     unknown = [c for c in configs if c not in JSCC_CONFIGS]
@@ -148,6 +171,9 @@ def main() -> int:
         run_levers(configs, args.batch, args.crop, args.steps, args.rounds)
     if args.parallel:
         run_parallel(args.parallel_config, args.parallel_iters, args.batch, args.crop, args.rounds, args.data_dir)
+    if args.workers:
+        run_workers(args.parallel_config, [int(w) for w in args.workers.split(",")], args.parallel_iters, args.batch,
+                    args.crop, args.rounds, args.data_dir)
     return 0
 
 
