@@ -151,6 +151,54 @@ def test_precision_and_device_choice() -> None:
             training_device("cuda")
 
 
+def test_cuda_choices_under_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With (pretended) 2 GPUs each rank takes cuda:LOCAL_RANK; a rank beyond them and cuda:N are errors."""
+    import simulator.training.loop as loop
+
+    monkeypatch.setattr(loop, "cuda_devices", lambda: 2)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert training_device("auto", distributed=True) == training_device("cuda", distributed=True) == torch.device("cuda", 1)
+    assert training_device("cpu", distributed=True) == torch.device("cpu")
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    with pytest.raises(ValueError, match="LOCAL_RANK 2 but only 2"):
+        training_device("cuda", distributed=True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    assert training_precision(torch.device("cuda", 0), True) == "fp16"
+
+
+def test_fp16_with_grad_scaler_resumes_exactly(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fp16 + GradScaler path (GPUs without bf16), run on the CPU: the scaler's state is saved
+    in state.pt and a killed run resumes bit-exactly; the card says fp16."""
+    from safetensors.torch import load_file
+
+    import simulator.training.loop as loop
+    from simulator.training.jscc_task import JSCCTask
+
+    monkeypatch.setattr(loop, "training_precision", lambda device, mixed: "fp16" if mixed else "fp32")
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_2(done: int, total: int, logs: dict[str, float]) -> None:
+        if done == 2:
+            raise Killed
+
+    def run(name: str, progress=None) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        settings = loop.TrainSettings(data_dir=data_dir / "train", run_dir=tmp_path / name, output=tmp_path / f"{name}.safetensors",
+                                      iters=3, batch=2, crop=16, lr=1e-3, save_every=1, val_every=10, bf16=True, device="cpu")
+        loop.train(JSCCTask(JSCC_CONFIGS["tiny"], "tiny"), settings, torch.rand(1, 3, 16, 16), progress=progress)
+        return load_file(str(tmp_path / f"{name}.safetensors"))
+
+    a = run("straight")
+    with pytest.raises(Killed):
+        run("resumed", kill_at_2)
+    assert "scaler" in torch.load(tmp_path / "resumed" / "state.pt", weights_only=True)
+    b = run("resumed")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((tmp_path / "straight.json").read_text())["precision"] == "fp16"
+
+
 @pytest.mark.skipif(HAS_CUDA, reason="checks the error where CUDA is absent")
 @pytest.mark.parametrize("device", ["cuda", "cuda:1", "tpu"])
 def test_cuda_without_cuda_is_a_one_line_error(device: str, capsys: pytest.CaptureFixture[str]) -> None:

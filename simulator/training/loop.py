@@ -48,7 +48,7 @@ from torch import nn
 
 from simulator.checkpoints import load_checkpoint, save_checkpoint
 from simulator.data import RandomCropDataset
-from simulator.devices import resolve_device
+from simulator.devices import cuda_devices, resolve_device
 from simulator.training.data_loader import batch_loader, enter_iteration
 
 __all__ = ["SCHEDULES", "OPTIMIZERS", "TrainSettings", "Task", "train", "git_sha", "poly_lr", "learning_rate",
@@ -246,12 +246,16 @@ def training_device(text: str, distributed: bool = False) -> torch.device:
     :raises ValueError: a bad device text, CUDA asked for where there is none, or ``cuda:N``
         under ``torchrun`` (the rank chooses the GPU there).
     """
-    device = torch.device(resolve_device(text))
+    if distributed and str(text).strip().lower() in ("auto", "cuda") and cuda_devices():
+        local_rank = int(os.environ.get("LOCAL_RANK", 0))  # no CUDA call before set_device: no context on GPU 0
+        if local_rank >= cuda_devices():
+            raise ValueError(f"LOCAL_RANK {local_rank} but only {cuda_devices()} CUDA GPU(s) here; "
+                             "run at most that many processes per node")
+        return torch.device("cuda", local_rank)
+    device = resolve_device(text)
     if distributed and device.type == "cuda":
-        if ":" in text:
-            raise ValueError(f"device {text!r} under torchrun: each rank trains on cuda:LOCAL_RANK; "
-                             "accepted there: auto, cpu or cuda")
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        raise ValueError(f"device {text!r} under torchrun: each rank trains on cuda:LOCAL_RANK; "
+                         "accepted there: auto, cpu or cuda")
     return device
 
 
