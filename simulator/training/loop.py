@@ -11,7 +11,7 @@ resumable saves, data-parallel training under ``torchrun`` (gradients all-reduce
 averaged over ranks each step, as DistributedDataParallel does), and the final safetensors
 file + model card.
 
-Devices (``TrainSettings.device``): ``auto`` trains on the GPU when CUDA is available.  On
+Devices (``TrainSettings.device``; ``auto`` trains on the GPU when CUDA is available).  On
 CUDA each ``torchrun`` rank uses ``cuda:LOCAL_RANK`` and the process group serves both kinds
 of tensor (``cpu:gloo,cuda:nccl``; gloo alone on the CPU); float32 matrix products and
 convolutions use TF32; batches come from DataLoader workers
@@ -27,7 +27,8 @@ be extended across sessions by rerunning it with a larger ``--iters``: with the
 on ``iters``, so extending a run changes nothing it has already done.  Randomness is re-seeded at
 every iteration from (seed, rank, iteration), so a run killed at any point and resumed
 from its last save draws exactly the crops and noise it would have drawn, with any number
-of DataLoader workers.
+of DataLoader workers (on CUDA some backward kernels accumulate with atomics, so there the
+weights of a resumed run match to float tolerance, not bit for bit).
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ class TrainSettings:
         wall/CPU time and learning curve continue from its card, with a fresh optimizer and a
         new ``warmup`` from there — how a campaign continues in a new session from the
         weights it shipped.
-    :ivar device: ``auto`` (the GPU when CUDA is available), ``cpu``, ``cuda`` or ``cuda:N``
-        (:func:`training_device`).
+    :ivar device: ``cpu`` (default here; ``semcom-train`` defaults to ``auto``), ``auto`` (the
+        GPU when CUDA is available), ``cuda`` or ``cuda:N`` (:func:`training_device`).
     :ivar workers: DataLoader worker processes building the batches (0 = in the training
         thread; ``None`` = 0 on the CPU, up to 4 per rank on CUDA); results do not depend on it.
     :ivar log_every: iterations between read-backs of the logged values passed to ``progress``
@@ -112,7 +113,7 @@ class TrainSettings:
     threads: int | None = None
     keep_best: bool = False
     init_from: Path | None = None
-    device: str = "auto"
+    device: str = "cpu"
     workers: int | None = None
     log_every: int = 10
     extra_card: dict[str, Any] = field(default_factory=dict)
