@@ -293,7 +293,8 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
     cuda = device.type == "cuda"
     if cuda:
         torch.cuda.set_device(device)
-        torch.set_float32_matmul_precision("high")  # TF32 matrix products (cuDNN convolutions: TF32 by default)
+        torch.set_float32_matmul_precision("high")  # TF32 for float32 matrix products …
+        torch.backends.cudnn.allow_tf32 = True  # … and convolutions
         torch.backends.cudnn.benchmark = True  # fixed crop size: autotune the convolutions once
     if distributed:
         if not dist.is_initialized():  # gloo serves the CPU tensors, NCCL the CUDA ones
