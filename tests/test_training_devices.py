@@ -1,6 +1,7 @@
 """Training on every device present: one step of every phase for every codec config, the
 DataLoader's per-iteration determinism (workers or not, resumed or not), precision and device
-choice, and the ``--device`` errors of ``semcom-train``.  CUDA cases are skipped without CUDA."""
+choice, and the ``--device`` errors of ``semcom-train``.  CUDA cases are marked ``cuda``
+(``scripts/gpu_check.sh`` runs ``pytest -m cuda``) and skipped without CUDA."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from simulator.training.loop import training_device, training_precision
 from tests.conftest import write_images
 
 HAS_CUDA = torch.cuda.is_available()
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not HAS_CUDA, reason="no CUDA here"))]
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="no CUDA here")])]
 
 #: every phase in the order its inputs exist, with the checkpoints it reads (besides --jscc).
 PHASE_INPUTS = {"jscc": [], "denoiser": [], "cddm": [], "decoder": [], "jscc-sa": [],
