@@ -248,7 +248,7 @@ def training_device(text: str, distributed: bool = False) -> torch.device:
         under ``torchrun`` (the rank chooses the GPU there).
     """
     if distributed and str(text).strip().lower() in ("auto", "cuda") and cuda_devices():
-        local_rank = int(os.environ.get("LOCAL_RANK", 0))  # no CUDA call before set_device: no context on GPU 0
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))  # no CUDA call before set_device: no context on GPU 0
         if local_rank >= cuda_devices():
             raise ValueError(f"LOCAL_RANK {local_rank} but only {cuda_devices()} CUDA GPU(s) here; "
                              "run at most that many processes per node")
