@@ -28,7 +28,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skip
 PHASE_INPUTS = {"jscc": [], "denoiser": [], "cddm": [], "decoder": [], "jscc-sa": [],
                 "finetune": ["--denoiser"], "finetune-snr": ["--denoiser"], "cddm-finetune": ["--cddm"]}
 INPUT_PHASE = {"--denoiser": "denoiser", "--cddm": "cddm"}
-#: mid, large and paper take 14, 21 and 52 s here (models of 10-50 M parameters per phase): marked slow.
+#: mid, large and paper take 6-14, 12-21 and 20-52 s here (load-dependent; 10-50 M parameters per phase): slow.
 CONFIGS = [c if c in ("tiny", "cpu") else pytest.param(c, marks=pytest.mark.slow) for c in JSCC_CONFIGS]
 
 
