@@ -115,7 +115,7 @@ class Simulation:
         if progress is True:
             from simulator.cli_common import tqdm_progress
 
-            progress = tqdm_progress("img")
+            progress = tqdm_progress("pt")
         rows = run_sweeps(self.specs, self.images, self.config, executor=executor,
                           progress=progress or None, schemes=self.schemes)
         plot_file = (self.config.result_file("psnr_msssim").with_suffix(".png")
