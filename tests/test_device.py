@@ -132,3 +132,36 @@ def test_out_of_memory_batches_are_split_and_retried() -> None:
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
         map_splitting_on_oom(other, [1, 2, 3])
+
+
+@pytest.mark.parametrize("spec", ["jscc-t", "ours", "cddm", "bpg-ldpc-1/2"])
+def test_cpu_rows_equal_the_committed_rows(spec: str) -> None:
+    """``--device cpu`` (batched receivers included) computes the committed rows again: same
+    config hash (the stored rows stay reusable) and the same PSNR to 1e-4 dB (kodim01, 12 dB)."""
+    import json
+
+    from simulator.api import prepare
+    from simulator.channels import AWGNChannel
+    from simulator.data import REPO_ROOT, DataError, find_dataset
+    from simulator.sweep.plan import scheme_hash
+    from simulator.sweep.store import result_path
+
+    try:
+        find_dataset("kodak")
+    except DataError:
+        pytest.skip("Kodak24 not found")
+    simulation = prepare(spec, [12.0], dataset="kodak", limit=1, device="cpu")
+    chash = scheme_hash(simulation.schemes[spec], AWGNChannel())
+    stored = [row for row in map(json.loads, result_path(REPO_ROOT / "results", "kodak", spec).read_text().splitlines())
+              if row["config_hash"] == chash and row["image_id"] == "kodim01.png" and row["snr_db"] == 12.0]
+    assert stored, f"no committed {spec} row with config hash {chash}"
+    row = simulation.run().rows[0]
+    assert row["psnr"] == pytest.approx(stored[-1]["psnr"], abs=1e-4)
+    assert row["extras"].get("steps") == stored[-1]["extras"].get("steps")
+    assert row["device"]["scheme"] == "cpu" and row["device"]["name"]
+
+
+@pytest.mark.parametrize("spec", ["jscc-t", "ours", "cddm"])
+def test_learned_warm_up_transmission_runs(spec: str) -> None:
+    """The untimed warm-up a learned scheme runs when placed on CUDA (here called directly)."""
+    create_scheme(spec)._warm_up()

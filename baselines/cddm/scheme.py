@@ -53,6 +53,9 @@ class CDDMScheme(LatentScheme):
                         choices=START_RULES),
     } | LatentScheme.options_schema  # config last: the order of canonical specs
     late_options = frozenset({"start"})
+    #: 4 transmissions per sampler run on the CPU too: batched CDDM rows/s is 1.37× the unbatched
+    #: (median of 3 interleaved rounds, ``benchmarks/bench_sweep.py``, Kodak, 1 thread; docs/gpu.md).
+    cpu_batch = 4
 
     def __init__(self, options: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(options, **kwargs)

@@ -15,6 +15,7 @@ import torch
 from simulator.channels import Channel
 from simulator.channels.registry import plugin_versions as channel_plugins
 from simulator.data import REPO_ROOT
+from simulator.devices import device_name
 from simulator.registry import plugin_versions as scheme_plugins
 from simulator.schemes.base import Scheme
 
@@ -63,10 +64,13 @@ def run_context(scheme: Scheme, channel: Channel | None = None) -> dict[str, Any
         "numpy": _version("numpy"),
         "sionna": _version("sionna-no-rt") or _version("sionna"),
     } | dict(scheme.versions()) | scheme_plugins(scheme) | channel_plugins(channel)
+    used = torch.device(getattr(scheme, "device", "cpu"))
     device = {
         "cpu": _cpu_model(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "scheme": str(getattr(scheme, "device", "cpu")),
+        "cuda": device_name(used) if used.type == "cuda" else (
+            torch.cuda.get_device_name(0) if torch.cuda.is_available() else None),
+        "scheme": str(used),
+        "name": device_name(used),
     }
     return {"git": _git_state(), "versions": versions, "device": device, "torch_threads": torch.get_num_threads()}
 

@@ -73,12 +73,13 @@ class _Encoded:
 
 def _quality(enc: _Encoded, reconstruction: torch.Tensor) -> tuple[float, float | None]:
     """PSNR and MS-SSIM (``None`` for images of 160 px or less per side) of the 8-bit
-    reconstruction (both metrics quantise it), memoised per distinct picture."""
-    image = enc.image
-    if reconstruction.shape != image.shape:
-        raise ValueError(f"reconstruction has shape {tuple(reconstruction.shape)}, the image {tuple(image.shape)}")
-    rec = reconstruction.detach().float().cpu()
-    key = hashlib.sha1(quantize_8bit(rec).mul(255).to(torch.uint8).numpy().tobytes()).digest()
+    reconstruction (both metrics quantise it), memoised per distinct picture; computed on the
+    reconstruction's device (a learned scheme's GPU), the 8-bit picture's key on the CPU."""
+    if reconstruction.shape != enc.image.shape:
+        raise ValueError(f"reconstruction has shape {tuple(reconstruction.shape)}, the image {tuple(enc.image.shape)}")
+    rec = reconstruction.detach().float()
+    image = enc.image.to(rec.device)
+    key = hashlib.sha1(quantize_8bit(rec).mul(255).to(torch.uint8).cpu().numpy().tobytes()).digest()
     if key not in enc.quality_memo:
         p = float(psnr(image, rec)[0])
         m = float(ms_ssim(image, rec)[0]) if min(image.shape[-2:]) > 160 else None
