@@ -58,6 +58,16 @@ def test_simulate_device_cuda_without_cuda_is_exit_2(capsys: pytest.CaptureFixtu
     assert len(err) == 1 and "cuda" in err[0] and "not available" in err[0]
 
 
+def test_figures_device_cuda_without_cuda_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator.figures.cli import main
+
+    if CUDA:
+        pytest.skip("CUDA is available here")
+    assert main(["table1", "--device", "cuda:3", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cuda:3" in err[0]
+
+
 @pytest.mark.parametrize("decoder", ["flooding", "sionna"])
 def test_bpg_ldpc_with_sionna_default_device_elsewhere(monkeypatch: pytest.MonkeyPatch, decoder: str) -> None:
     """Sionna's default device is ``cuda:0`` on a GPU machine; the ``meta`` device stands in for
