@@ -90,6 +90,11 @@ class Run:
     result_files: dict[str, Path] = field(default_factory=dict)
     plot_file: Path | None = None
 
+    def __repr__(self) -> str:
+        where = "in memory" if not self.result_files else f"stored under {_common_folder(self.result_files.values())}"
+        return (f"Run({len(self.specs)} specs: {', '.join(self.specs)}; {len(self.rows)} rows; "
+                f"reference={self.reference!r}; {where})")
+
     def _reference(self, reference: str | None, paired: bool) -> str | None:
         if not paired:
             return None
@@ -162,6 +167,10 @@ class Run:
                 raise ValueError("this run kept its rows in memory: it has no result files to plot (stored=False)")
             return plot_results(list(self.result_files.values()), target, title=title)
         return plot_summary(summarize(self.rows), target, title=title)
+
+
+def _common_folder(paths: Iterable[Path]) -> Path:
+    return Path(os.path.commonpath([str(Path(p).parent) for p in paths]))
 
 
 def load_results(paths: str | os.PathLike | Iterable[str | os.PathLike], reference: str | None = None) -> Run:

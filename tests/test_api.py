@@ -83,6 +83,9 @@ def test_api_and_cli_give_the_same_rows_and_table(tiny_dataset: Path, tmp_path: 
     assert [[s.get(k) for k in stable] for s in cli] == [[s.get(k) for k in stable] for s in api]
     assert "ΔPSNR vs test-identity" in memory.table()
     assert memory.reference == "test-identity" and memory.summary(paired=False)[-1].vs_reference is None
+    assert repr(memory) == ("Run(2 specs: test-identity, test-identity:gain=0.9; 16 rows; reference='test-identity'; "
+                            "in memory)")
+    assert repr(stored).endswith(f"stored under {tmp_path / 'res' / 'tiny' / 'rayleigh-block'})")
     with pytest.raises(ValueError, match="reference 'nope' is not one of the swept schemes"):
         memory.summary(reference="nope")
     with pytest.raises(ValueError, match="give plot\\(\\) a path"):
