@@ -277,6 +277,18 @@ def _read_logs(logs: dict[str, torch.Tensor | float]) -> dict[str, float]:
     return {**{k: float(v) for k, v in logs.items() if not isinstance(v, torch.Tensor)}, **dict(zip(keys, values))}
 
 
+@contextlib.contextmanager
+def _restored_backend_flags() -> Iterator[None]:
+    """Put back the process-wide TF32 and cuDNN flags that :func:`train` sets on CUDA."""
+    saved = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark = saved[1], saved[2]
+
+
+@_restored_backend_flags()
 def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
           progress: Callable[[int, int, dict[str, float]], None] | None = None) -> dict[str, Any]:
     """Run (or resume) a training phase and write the final checkpoint.
@@ -294,7 +306,7 @@ def train(task: Task, settings: TrainSettings, validation_images: torch.Tensor,
     if cuda:
         torch.cuda.set_device(device)
         torch.set_float32_matmul_precision("high")  # TF32 for float32 matrix products …
-        torch.backends.cudnn.allow_tf32 = True  # … and convolutions
+        torch.backends.cudnn.allow_tf32 = True  # … and convolutions (all three flags restored on return)
         torch.backends.cudnn.benchmark = True  # fixed crop size: autotune the convolutions once
     if distributed:
         if not dist.is_initialized():  # gloo serves the CPU tensors, NCCL the CUDA ones
