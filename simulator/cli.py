@@ -21,6 +21,7 @@ import argparse
 import inspect
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from simulator.cli_common import Parser, parse_or_exit_code, positive_int, print
 from simulator.data import DataError, download_kodak
 from simulator.devices import DEVICE_FORMS, resolve_device
 from simulator.options import describe_option
-from simulator.plugins import Plugin
+from simulator.plugins import Plugin, PluginWarning
 from simulator.registry import envelopes_in, plugin_of
 from simulator.results import ResultsError
 from simulator.run import Run, format_table
@@ -136,7 +137,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_or_exit_code(build_parser(), argv, ("--snr", "--seed"), PROG)
     if isinstance(args, int):
         return args
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
 
+        def show(message: Warning | str, category: type[Warning], *rest: Any, **kwargs: Any) -> None:
+            if issubclass(category, PluginWarning):  # one line, like the errors
+                print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+            else:
+                shown(message, category, *rest, **kwargs)
+
+        warnings.showwarning = show
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     if args.list_schemes:
         try:
             print(_list_schemes())

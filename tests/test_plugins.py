@@ -213,3 +213,14 @@ def test_one_class_under_two_names_is_skipped_with_a_warning(fake_entry_points) 
     with pytest.warns(sim.PluginWarning, match="plugin 'second' .* registered as 'first' already"):
         schemes = sim.list_schemes()
     assert schemes["first"] is Twice and "second" not in schemes and Twice.name == "first"
+
+
+def test_cli_shows_a_broken_plugin_as_one_warning_line(fake_entry_points, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    fake_entry_points(_ep("broken", ImportError("No module named 'fake_module'"), plugins.SCHEME_GROUP))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert main(["--list-schemes"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["simulate: warning: plugin 'broken' (fake_module:broken) of fake-dist 1.0 "
+                                         "[semcom_sim.schemes] is skipped: ImportError: No module named 'fake_module'"]
+    assert "jscc-t" in captured.out
