@@ -11,11 +11,12 @@ learned schemes, latent denoising (if any) plus the decoder, i.e. what
 * then ``repeats`` rounds; in each round the schemes take turns (their order rotated from
   round to round) over all SNR points and images, so slow drifts of a shared machine hit all
   schemes alike; the median over (image, repeat) samples is reported, with the quartiles;
-* with a time budget (``budget_ms``), a (scheme, SNR) whose warm-up transmission took longer
-  than the budget over the number of images is timed on fewer images per round — as many as
-  the budget holds at its warm-up latency, at least one — taken in turn, so that the rounds
-  cover different images: CDDM (seconds per image, the same step count on every image of a
-  size) gets a few samples, the fast schemes all images every round;
+* with a budget (``budget``), each (scheme, SNR) may spend per round ``budget`` times what the
+  fastest (scheme, SNR) spends on all images, at their warm-up latencies: a slower one is timed
+  on fewer images per round — as many as fit, at least one — taken in turn, so that the rounds
+  cover different images.  A multiple of the fastest, not a number of milliseconds, so that a
+  loaded or a faster machine samples alike: CDDM (seconds per image, the same step count on
+  every image of a size) gets a few samples, JSCC-T and Ours every image in every round;
 * on the CPU the sample is ``Reception.receiver_s``; on a CUDA device the scheme's modules
   are moved there and the sample is the wall time of ``transmit`` between two
   ``torch.cuda.synchronize()`` calls (``receiver_s`` alone would time kernel launches only;
@@ -146,21 +147,22 @@ def measure_receiver_latency(
     warmup: int = 1,
     seed: int = 0,
     device: str = "cpu",
-    budget_ms: float | None = None,
+    budget: float | None = None,
 ) -> list[LatencyPoint]:
     """Receiver latency of each scheme at each SNR on the same images (see the module doc).
 
     :param schemes: ``(label, spec, scheme)`` triples.
     :param images: ``(image_id, [3, H, W] tensor)`` pairs; the ids key the common noise.
-    :param budget_ms: time per (scheme, SNR) and round, at the warm-up latency (needs
-        ``warmup >= 1``); ``None``: every image in every round.
+    :param budget: time per (scheme, SNR) and round as a multiple of the fastest (scheme, SNR)'s
+        round over all images, at the warm-up latencies (needs ``warmup >= 1``); ``None``: every
+        image in every round.
     :returns: one :class:`LatencyPoint` per (scheme, SNR), schemes in the given order.
     :raises RuntimeError: whatever a scheme raises on ``device`` (callers may catch it per scheme).
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
-    if budget_ms is not None and (warmup < 1 or not budget_ms > 0):
-        raise ValueError(f"a latency budget needs warmup >= 1 and budget_ms > 0, got {warmup}, {budget_ms}")
+    if budget is not None and (warmup < 1 or not budget > 0):
+        raise ValueError(f"a latency budget needs warmup >= 1 and budget > 0, got {warmup}, {budget}")
     if not schemes or not images or not snrs:
         raise ValueError("need at least one scheme, one image and one SNR point")
     jobs: dict[str, list[tuple[float, list[Transmission]]]] = {}
@@ -191,14 +193,16 @@ def measure_receiver_latency(
             _sync(device)
             return (time.perf_counter() - t0) * 1e3, rec.extras
 
-        per_round: dict[tuple[str, float], int] = {}
+        warm_ms: dict[tuple[str, float], float] = {}
         for label, _spec, scheme in schemes:
             for snr, txs in jobs[label]:
-                ms = 0.0
                 for _ in range(warmup):
-                    ms, _ = send(scheme, txs[0], snr)
-                fits = len(txs) if budget_ms is None else int(budget_ms // max(ms, 1e-6))
-                per_round[(label, snr)] = max(1, min(len(txs), fits))
+                    warm_ms[(label, snr)], _ = send(scheme, txs[0], snr)
+        per_round: dict[tuple[str, float], int] = {}
+        round_ms = None if budget is None else budget * len(images) * min(warm_ms.values())
+        for key in points:
+            fits = len(images) if round_ms is None else int(round_ms // max(warm_ms[key], 1e-9))
+            per_round[key] = max(1, min(len(images), fits))
         for rep in range(repeats):
             shift = rep % len(schemes)
             for label, _spec, scheme in schemes[shift:] + schemes[:shift]:

@@ -37,17 +37,17 @@ class _Sleeper(Scheme):
 
 def test_budget_times_slow_schemes_on_fewer_images_in_turn() -> None:
     images = [(f"img{i}", torch.full((3, 8, 8), float(i))) for i in range(4)]
-    fast, slow = _Sleeper(1.0), _Sleeper(30.0)
-    points = measure_receiver_latency([("fast", "f", fast), ("slow", "s", slow)], images, [5.0],
-                                      repeats=3, warmup=1, budget_ms=40.0)
+    fast, mid, slow = _Sleeper(2.0), _Sleeper(4.0), _Sleeper(30.0)
+    points = measure_receiver_latency([("fast", "f", fast), ("mid", "m", mid), ("slow", "s", slow)], images, [5.0],
+                                      repeats=3, warmup=1, budget=2.0)
     by = {p.label: p for p in points}
-    assert len(by["fast"].samples_ms) == 12  # 40 ms holds all 4 images at 1 ms
-    assert len(by["slow"].samples_ms) == 3  # one image per round …
+    assert len(by["fast"].samples_ms) == len(by["mid"].samples_ms) == 12  # 2 × 4 × 2 ms holds 4 × 4 ms
+    assert len(by["slow"].samples_ms) == 3  # 16 ms holds no 30 ms image: one per round …
     assert slow.seen[1:] == [0.0, 1.0, 2.0]  # … in turn (after the warm-up on image 0)
     everything = measure_receiver_latency([("slow", "s", _Sleeper(30.0))], images, [5.0], repeats=2, warmup=1)
     assert len(everything[0].samples_ms) == 8
     with pytest.raises(ValueError, match="warmup >= 1"):
-        measure_receiver_latency([("slow", "s", slow)], images, [5.0], warmup=0, budget_ms=40.0)
+        measure_receiver_latency([("slow", "s", slow)], images, [5.0], warmup=0, budget=2.0)
 
 
 def test_move_scheme_moves_the_learned_scheme_device(monkeypatch: pytest.MonkeyPatch, tiny_checkpoints) -> None:

@@ -57,9 +57,10 @@ class FigureSettings:
     :ivar fig7_crop: ``(x, y, size)`` of the zoomed crop; default the most textured window.
     :ivar latency_images: images timed for Table I (default 8; quick: all of ``limit``).
     :ivar latency_repeats: timed rounds (default 4; quick: 1); ``latency_warmup`` untimed first.
-    :ivar latency_budget_ms: Table I time per (scheme, SNR) and round: a scheme slower than this
-        over ``latency_images`` is timed on fewer images per round, taken in turn (CDDM: one or
-        two); ``None``: every image every round (see :func:`simulator.latency.measure_receiver_latency`).
+    :ivar latency_budget: Table I time per (scheme, SNR) and round, as a multiple of the fastest
+        scheme's round over all ``latency_images``: a slower one is timed on fewer images per round,
+        taken in turn (CDDM: one or two); ``None``: every image every round (see
+        :func:`simulator.latency.measure_receiver_latency`).
     :ivar device: torch device of the learned schemes' sweeps (``cpu``, ``cuda:0`` …; resolved).
     :ivar scheme_options: extra options per registry name (or alias), e.g.
         ``{"bpg-ldpc": {"decoder": "sionna"}}``; see :func:`scheme_spec`.
@@ -82,7 +83,7 @@ class FigureSettings:
     latency_images: int | None = None
     latency_repeats: int | None = None
     latency_warmup: int = 1
-    latency_budget_ms: float | None = 4000.0
+    latency_budget: float | None = 2.0
     device: str = "cpu"
     scheme_options: dict[str, dict[str, str]] = field(default_factory=dict)
 

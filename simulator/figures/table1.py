@@ -73,8 +73,9 @@ def _markdown(table: dict[str, Any]) -> str:
              f"{table['method']}", "",
              f"Images: {', '.join(table['images'])}; {table['repeats']} timed round(s) after {table['warmup']} "
              f"warm-up transmission(s) per scheme and SNR; seed {table['seed']}; weights config `{table['config']}`."
-             + (f" Time budget {table['budget_ms']:g} ms per scheme, SNR and round: a slower scheme is timed on fewer "
-                "images per round, in turn (samples per point and the quartiles below)." if table.get("budget_ms") else ""),
+             + (f" Budget per scheme, SNR and round: {table['budget']:g}× the fastest scheme's round over all images; a "
+                "slower scheme is timed on fewer images per round, in turn (samples per point and spread below)."
+                if table.get("budget") else ""),
              ""]
     for dev, d in table["devices"].items():
         info = d["info"]
@@ -138,7 +139,7 @@ def table1_figure(ctx: FigureContext) -> FigureReport:
         try:
             points = measure_receiver_latency(runnable, images, TABLE1_SNRS, repeats=s.latency_repeats,
                                               warmup=s.latency_warmup, seed=s.seed, device=dev,
-                                              budget_ms=s.latency_budget_ms if s.latency_warmup else None
+                                              budget=s.latency_budget if s.latency_warmup else None
                                               ) if runnable else []
         finally:
             for _, _, scheme in schemes:  # back where the sweeps run them
@@ -151,7 +152,7 @@ def table1_figure(ctx: FigureContext) -> FigureReport:
               "(image, repeat) samples, schemes interleaved round by round.")
     table = {"table": "table1", "title": "Table I: receiver latency (ms)", "method": method,
              "snrs": TABLE1_SNRS, "images": [i.image_id for i in items], "repeats": s.latency_repeats,
-             "warmup": s.latency_warmup, "budget_ms": s.latency_budget_ms, "seed": s.seed, "config": s.config, "quick": s.quick,
+             "warmup": s.latency_warmup, "budget": s.latency_budget, "seed": s.seed, "config": s.config, "quick": s.quick,
              "specs": {name: spec for name, spec, _ in schemes}, "missing": missing, "devices": per_device,
              "paper_reference": PAPER_TABLE1}
     stem = s.figure_dir / "table1"
