@@ -7,6 +7,8 @@
 # skipped (scripts/checkpoint_done.py); an interrupted step resumes from runs/.  A failed step
 # stops the script.
 # Usage: scripts/train_receivers.sh [CONFIG]   (default cpu)
+# Issue 23's candidates (continuous-SNR denoisers, SNR-conditioned phase 3, the -3 dB reference decoder,
+# jscc-t-sa) train with scripts/train_candidates.sh until one is measured better than these recipes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export OMP_NUM_THREADS=1
