@@ -3,7 +3,8 @@
 For each CPU-bound scheme family (``cddm``; ``bpg-ldpc`` = both LDPC rates) it sweeps the same
 Kodak images and SNR points, nothing stored (``results_dir=None``, every point computed):
 
-* in this process, one torch and one numba thread (the reference for the overhead);
+* in this process, one torch and one numba thread, one image per task as on the workers
+  (``batch_size=1``; the reference for the overhead);
 * on a ``LocalCluster`` of 1, then 2 single-thread worker processes (schemes built and warmed on
   every worker first, so start-up is not in the rate);
 
@@ -57,7 +58,8 @@ def _noop(i: int) -> int:
 
 def _timed_sweep(specs: list[str], images: list[ImageItem], snrs: list[float], executor: object) -> tuple[int, float]:
     t0 = time.perf_counter()
-    rows = run_sweeps(specs, images, SweepConfig(snrs=snrs, dataset="kodak", results_dir=None), executor=executor)
+    config = SweepConfig(snrs=snrs, dataset="kodak", results_dir=None, batch_size=1)  # in-process: one image a task too
+    rows = run_sweeps(specs, images, config, executor=executor)
     return len(rows), time.perf_counter() - t0
 
 

@@ -24,8 +24,12 @@ __all__ = ["ClusterError", "JOBQUEUE_CLUSTERS", "SCHEDULER_TIMEOUT_S", "WORKER_E
 JOBQUEUE_CLUSTERS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster"}
 #: Seconds a ``--scheduler`` address has to answer.
 SCHEDULER_TIMEOUT_S = 10
-#: Environment of every worker process this module starts: one compute thread per worker.
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+#: Environment of every worker process this module starts: one compute thread per worker, and
+#: glibc malloc thresholds fixed at the sizes its dynamic defaults reach (Dask's nanny otherwise
+#: sets ``MALLOC_TRIM_THRESHOLD_=65536``, which makes every large tensor an mmap/munmap pair: the
+#: sweeps ran 2–2.5× slower in workers than in-process with it, see docs/cluster.md).
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+              "MALLOC_TRIM_THRESHOLD_": "67108864", "MALLOC_MMAP_THRESHOLD_": "33554432"}
 
 
 def log_to_stderr(prog: str) -> None:
@@ -102,13 +106,17 @@ def executor_from_args(args: argparse.Namespace) -> Iterator[Client | None]:
 def local_client(workers: int, *, gpu: bool = False, **cluster_kwargs: Any) -> Iterator[Client]:
     """A client of a new ``LocalCluster`` of ``workers`` single-thread processes (each with one
     ``GPU`` resource if ``gpu``), closed on exit."""
+    import dask
     from distributed import Client, LocalCluster
 
     kwargs: dict[str, Any] = {"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                              "dashboard_address": None, "silence_logs": logging.ERROR, "env": dict(WORKER_ENV)}
+                              "dashboard_address": None, "silence_logs": logging.ERROR}
     if gpu:
         kwargs["resources"] = {"GPU": 1}
-    with LocalCluster(**(kwargs | cluster_kwargs)) as cluster, Client(cluster) as client:
+    # set before each worker process starts (glibc reads MALLOC_* at start), also on a nanny restart
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ")) | WORKER_ENV
+    with (dask.config.set({"distributed.nanny.pre-spawn-environ": environ}),
+          LocalCluster(**(kwargs | cluster_kwargs)) as cluster, Client(cluster) as client):
         yield client
 
 
