@@ -130,3 +130,30 @@ def test_reference_decoder_trains_only_the_decoder_on_raw_latents(tiny_checkpoin
     assert val["val_psnr"] == val["val_psnr_-3dB"]
     tensors, card = task.export()
     assert card["reference"] and card["jscc_sha256"] and set(tensors) == set(task.modules["decoder"].state_dict())
+
+
+def test_receiver_runs_continue_from_their_snapshot_with_init(tiny_checkpoints: Path, tmp_path: Path) -> None:
+    """``--init`` works for the denoiser and decoder phases (a campaign's next session starts from
+    the candidate snapshot when runs/ is gone): weights, iterations and curve continue."""
+    from simulator.checkpoints import load_checkpoint
+    from simulator.models.denoiser import DENOISER_CONFIGS
+    from simulator.training.denoiser_task import DenoiserTask
+    from simulator.training.reference_decoder import ReferenceDecoderTask
+
+    data = write_images(tmp_path / "train", [(40, 40)])
+    jscc = tiny_checkpoints / "jscc-t-tiny.safetensors"
+    makers = {"den": lambda: DenoiserTask(jscc, DENOISER_CONFIGS["tiny"], "tiny"),
+              "ref": lambda: ReferenceDecoderTask(jscc, "tiny", -3.0)}
+    for name, make in makers.items():
+        def settings(folder: str, iters: int, init: Path | None = None) -> TrainSettings:
+            return TrainSettings(data_dir=data, run_dir=tmp_path / name / folder, output=tmp_path / name / folder / "w.safetensors",
+                                 iters=iters, batch=2, crop=32, snr_range_db=(0.0, 10.0), schedule="wsd", decay_iters=1,
+                                 ema=0.9, save_every=2, val_every=2, init_from=init)
+
+        torch.manual_seed(0)
+        first = train(make(), settings("s1", 2), torch.rand(1, 3, 32, 32))
+        task = make()
+        card = train(task, settings("s2", 4, tmp_path / name / "s1" / "w.safetensors"), torch.rand(1, 3, 32, 32))
+        assert card["iterations"] == 4 and card["validation_history"][0] == first["validation_history"][0], name
+        tensors, _ = load_checkpoint(tmp_path / name / "s1" / "w.safetensors")
+        assert tensors.keys() == dict(task.export()[0]).keys()

@@ -159,6 +159,10 @@ class DenoiserTask(Task):
             "t_max": self.t_max, "gs_extra_steps": self.gs_extra_steps, "jscc_sha256": self.jscc_sha,
             **(self.calibration.as_card() if self.calibration else {}), **train_channel_card(self.channel)}
 
+    def load_exported(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Continue from exported weights (``--init``: a run's next session, from its snapshot)."""
+        self.denoiser.load_state_dict(tensors)
+
 
 class DecoderFinetuneTask(Task):
     """Phase 3 of any latent denoiser: finetune only the decoder behind the frozen encoder
@@ -209,6 +213,10 @@ class DecoderFinetuneTask(Task):
             out[f"val_psnr_{snr:g}dB"] = psnr(images, rec).mean().item()
         out["val_psnr"] = out["val_psnr_0dB"]
         return out
+
+    def load_exported(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Continue from exported decoder weights (``--init``)."""
+        self.modules["decoder"].load_state_dict(tensors)
 
     def export(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return dict(self.modules["decoder"].state_dict()), {
