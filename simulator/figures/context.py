@@ -59,8 +59,8 @@ class FigureSettings:
     :ivar latency_repeats: timed rounds (default 4; quick: 1); ``latency_warmup`` untimed first.
     :ivar latency_budget: Table I time per (scheme, SNR) and round, as a multiple of the fastest
         scheme's round over all ``latency_images``: a slower one is timed on fewer images per round,
-        taken in turn (CDDM: one or two); ``None``: every image every round (see
-        :func:`simulator.latency.measure_receiver_latency`).
+        taken in turn (CDDM: one or two); default 2 (quick: off); 0: off, every image every round
+        (see :func:`simulator.latency.measure_receiver_latency`).
     :ivar device: torch device of the learned schemes' sweeps (``cpu``, ``cuda:0`` …; resolved).
     :ivar scheme_options: extra options per registry name (or alias), e.g.
         ``{"bpg-ldpc": {"decoder": "sionna"}}``; see :func:`scheme_spec`.
@@ -83,7 +83,7 @@ class FigureSettings:
     latency_images: int | None = None
     latency_repeats: int | None = None
     latency_warmup: int = 1
-    latency_budget: float | None = 2.0
+    latency_budget: float | None = None
     device: str = "cpu"
     scheme_options: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -102,6 +102,10 @@ class FigureSettings:
         self.results_dir = Path(self.results_dir)
         if self.latency_repeats is None:
             self.latency_repeats = 1 if self.quick else 4
+        if self.latency_budget is None:
+            self.latency_budget = None if self.quick else 2.0
+        elif self.latency_budget <= 0:
+            self.latency_budget = None
         if self.latency_images is None:
             self.latency_images = (self.limit or 2) if self.quick else 8
         for name in ("latency_repeats", "latency_images", "realizations", "batch_size"):
