@@ -3,7 +3,7 @@
 # background-sized run at nice 19 on one thread (docs/training.md, "Issue 23").  The outputs go to
 # runs/<step>/ (best weights + card with --keep-best), never over the shipped checkpoints; a step
 # killed at any point resumes from runs/<step>/state.pt when rerun with the same arguments.
-# Usage: scripts/train_candidates.sh STEP [CONFIG]      (DRY=1: print the command only)
+# Usage: scripts/train_candidates.sh STEP [CONFIG]      (venv active: semcom-train on PATH; DRY=1: print the command only)
 #   den-cont-a1   phase 2, alpha = 1, SNR uniform in dB over 0..10 (the paper's phase-2 range),
 #                 wsd at 3e-4 + EMA 0.999: extendable (raise ITERS; the decay is the last 3,000)
 #   den-cont-a0   the same with alpha = 0 (Fig. 7)
