@@ -60,7 +60,8 @@ def resolve_device(text: str | torch.device | None = "auto") -> torch.device:
 
 
 @functools.cache
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; else what :mod:`platform` knows)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -75,7 +76,7 @@ def device_name(device: str | torch.device) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return _cpu_model()
+    return cpu_model()
 
 
 def synchronize(device: str | torch.device) -> None:

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from simulator.channels import AWGNChannel
+from simulator.devices import cpu_model
 from simulator.schemes.base import Scheme, Transmission
 
 __all__ = ["LatencyPoint", "device_info", "move_scheme", "measure_receiver_latency", "time_call"]
@@ -84,22 +85,13 @@ class LatencyPoint:
         }
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def device_info(device: str = "cpu") -> dict[str, Any]:
     """What a latency number was measured on: CPU model, torch threads, GPU name."""
     info: dict[str, Any] = {
         "device": device,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),

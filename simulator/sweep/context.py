@@ -7,7 +7,6 @@ import functools
 import importlib.metadata
 import platform
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,7 +14,7 @@ import torch
 from simulator.channels import Channel
 from simulator.channels.registry import plugin_versions as channel_plugins
 from simulator.data import REPO_ROOT
-from simulator.devices import device_name
+from simulator.devices import cpu_model, device_name
 from simulator.registry import plugin_versions as scheme_plugins
 from simulator.schemes.base import Scheme
 
@@ -42,15 +41,6 @@ def _git_state() -> dict[str, Any]:
         return {"sha": None, "dirty": None}
 
 
-@functools.cache
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_context(scheme: Scheme, channel: Channel | None = None) -> dict[str, Any]:
@@ -66,7 +56,7 @@ def run_context(scheme: Scheme, channel: Channel | None = None) -> dict[str, Any
     } | dict(scheme.versions()) | scheme_plugins(scheme) | channel_plugins(channel)
     used = torch.device(getattr(scheme, "device", "cpu"))
     device = {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cuda": device_name(used) if used.type == "cuda" else (
             torch.cuda.get_device_name(0) if torch.cuda.is_available() else None),
         "scheme": str(used),

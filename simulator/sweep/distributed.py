@@ -14,6 +14,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any, Iterator
 
+from simulator.cli_common import positive_int
+
 if TYPE_CHECKING:
     from distributed import Client
 
@@ -48,27 +50,17 @@ class ClusterError(ValueError):
     """Bad cluster flags or an unreachable cluster (one line; the CLI exits with 2)."""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
-    return value
-
-
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--workers``, ``--scheduler``, ``--cluster`` and ``--jobs`` to ``parser``."""
     g = parser.add_argument_group("distributed sweeps (Dask, see docs/cluster.md; at most one of the first three)")
-    g.add_argument("--workers", type=_positive, metavar="N",
+    g.add_argument("--workers", type=positive_int, metavar="N",
                    help="run the sweep on a local Dask cluster of N single-thread worker processes")
     g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="run the sweep on an existing Dask cluster (workers started with `dask worker`)")
     g.add_argument("--cluster", choices=list(JOBQUEUE_CLUSTERS),
                    help="run the sweep on a batch system via dask-jobqueue (settings in ~/.config/dask/jobqueue.yaml; "
                         "needs pip install -e '.[cluster]')")
-    g.add_argument("--jobs", type=_positive, metavar="N", help="--cluster: batch jobs to start (default 1)")
+    g.add_argument("--jobs", type=positive_int, metavar="N", help="--cluster: batch jobs to start (default 1)")
 
 
 @contextlib.contextmanager
