@@ -242,7 +242,8 @@ def test_slurm_job_script_without_slurm() -> None:
     assert "export NUMBA_NUM_THREADS=1" in script
 
 
-def test_cluster_flags_bad_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_cluster_flags_bad_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+                                 tiny_dataset: Path) -> None:
     import simulator.sweep.distributed as distributed
     from simulator.cli import main
 
@@ -251,7 +252,7 @@ def test_cluster_flags_bad_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest
                           (["--workers", "2", "--cluster", "slurm"], "--workers and --cluster given"),
                           (["--jobs", "2"], "--jobs needs --cluster"),
                           (["--scheduler", "tcp://127.0.0.1:9"], "within 1 s")):
-        assert main(["--scheme", "bpg-capacity", "--snr", "0", "--limit", "1", *argv]) == 2
+        assert main(["--scheme", "bpg-capacity", "--snr", "0", "--dataset", str(tiny_dataset), *argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
     monkeypatch.setitem(sys.modules, "dask_jobqueue", None)
