@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import functools
 import platform
-import time
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
 import torch
 
-__all__ = ["DEVICE_FORMS", "resolve_device", "device_name", "synchronize", "DeviceStopwatch", "map_splitting_on_oom",
+__all__ = ["DEVICE_FORMS", "resolve_device", "device_name", "synchronize", "map_splitting_on_oom",
            "cuda_devices"]
 
 #: What ``--device`` accepts, for help texts and error messages.
@@ -84,23 +83,6 @@ def synchronize(device: str | torch.device) -> None:
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-class DeviceStopwatch:
-    """``with DeviceStopwatch(device) as sw: ...; sw.seconds`` — wall time of a block, with the
-    device synchronised at both ends (on CUDA, kernel launches return before the work is done)."""
-
-    def __init__(self, device: str | torch.device = "cpu") -> None:
-        self.device = torch.device(device)
-
-    def __enter__(self) -> "DeviceStopwatch":
-        synchronize(self.device)
-        self._t0 = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        synchronize(self.device)
-        self.seconds = time.perf_counter() - self._t0
 
 
 def _is_oom(exc: BaseException) -> bool:

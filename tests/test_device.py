@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from simulator.channels import AWGNChannel
-from simulator.devices import DeviceStopwatch, device_name, map_splitting_on_oom, resolve_device
+from simulator.devices import device_name, map_splitting_on_oom, resolve_device
 from simulator.metrics import psnr
 from simulator.registry import create_scheme
-from simulator.schemes.base import Transmission
+from simulator.schemes.base import Stopwatch, Transmission
 
 CUDA = torch.cuda.is_available()
 #: the devices present: the CPU always, the first GPU when CUDA is available.
@@ -112,7 +112,7 @@ def test_every_scheme_on_every_device(spec: str, device: str) -> None:
 @pytest.mark.parametrize("device", DEVICES)
 def test_stopwatch_synchronises(device: str) -> None:
     x = torch.randn(256, 256, device=device)
-    with DeviceStopwatch(device) as sw:
+    with Stopwatch(device) as sw:
         for _ in range(5):
             x = x @ x / 256
     assert sw.seconds > 0

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import torch
 
 from simulator.channels import ChannelOutput, Realisation
+from simulator.devices import synchronize
 from simulator.options import Option, parse_options
 
 
@@ -147,11 +148,18 @@ class Scheme(abc.ABC):
 
 
 class Stopwatch:
-    """``with Stopwatch() as sw: ...; sw.seconds`` — wall time of a block."""
+    """``with Stopwatch(device) as sw: ...; sw.seconds`` — wall time of a block, with ``device``
+    synchronised at both ends (on CUDA, kernel launches return before the work is done; on the
+    CPU, the default, nothing to wait for)."""
+
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
 
     def __enter__(self) -> "Stopwatch":
+        synchronize(self.device)
         self._t0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        synchronize(self.device)
         self.seconds = time.perf_counter() - self._t0

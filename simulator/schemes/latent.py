@@ -35,11 +35,11 @@ from torch import nn
 from simulator.channels import AWGNChannel, ChannelOutput, complex_to_real, effective_snr_db, mmse_equalize, real_to_complex
 from simulator.checkpoints import CheckpointError, checkpoint_dir, load_checkpoint
 from simulator.data import pad_to_multiple
-from simulator.devices import DeviceStopwatch, map_splitting_on_oom, resolve_device
+from simulator.devices import map_splitting_on_oom, resolve_device
 from simulator.link import normalize_latent, sent_mask
 from simulator.models.jscc import JSCC_CONFIGS, STRIDE, JSCCCodec, JSCCConfig
 from simulator.options import Option
-from simulator.schemes.base import Reception, Scheme, Transmission
+from simulator.schemes.base import Reception, Scheme, Stopwatch, Transmission
 
 __all__ = ["EncodedLatent", "LatentScheme", "load_jscc", "receiver_generator", "GPU_BATCH"]
 
@@ -203,7 +203,7 @@ class LatentScheme(Scheme):
         """One forward pass for transmissions of one latent layout."""
         enc: EncodedLatent = items[0][0].encoded
         generators = [receiver_generator(rx) for _, rx in items] if self.uses_randomness else None
-        with DeviceStopwatch(self.device) as sw:
+        with Stopwatch(self.device) as sw:
             received = torch.stack([complex_to_real(mmse_equalize(rx)) for _, rx in items]).to(enc.latent)
             if enc.mask is None:
                 z = received.view(len(items), *enc.latent.shape)
