@@ -30,6 +30,8 @@ from __future__ import annotations
 import platform
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +42,7 @@ from simulator.channels import AWGNChannel
 from simulator.devices import cpu_model
 from simulator.schemes.base import Scheme, Transmission
 
-__all__ = ["LatencyPoint", "device_info", "move_scheme", "measure_receiver_latency", "time_call"]
+__all__ = ["LatencyPoint", "device_info", "move_scheme", "measure_receiver_latency", "time_call", "torch_threads"]
 
 
 @dataclass
@@ -109,6 +111,18 @@ def move_scheme(scheme: Scheme, device: str | torch.device) -> None:
             value.to(device)
     if isinstance(getattr(scheme, "device", None), torch.device):
         scheme.device = torch.device(device)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op CPU threads (``None``: leave the setting), then restore it."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _sync(device: str) -> None:

@@ -56,3 +56,17 @@ def test_move_scheme_moves_the_learned_scheme_device(monkeypatch: pytest.MonkeyP
     move_scheme(scheme, "cpu")
     assert scheme.device == torch.device("cpu")
     assert all(p.device.type == "cpu" for p in scheme.codec.parameters())
+
+
+def test_torch_threads_sets_and_restores() -> None:
+    from simulator.latency import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), torch_threads(1):
+        raise RuntimeError("restored even on error")
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before

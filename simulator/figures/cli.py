@@ -73,13 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fig7-image", help=f"Fig. 7 image id or file stem (default {FIG7_DEFAULT_IMAGE}, else the first)")
     p.add_argument("--fig7-snr", type=float, default=0.0, help="Fig. 7 SNR in dB (default 0)")
     p.add_argument("--fig7-crop", type=_crop, help="Fig. 7 zoom window X,Y,SIZE in pixels (default: most textured)")
-    p.add_argument("--latency-images", type=positive_int, help="images timed for Table I (default 8, quick 2)")
-    p.add_argument("--latency-repeats", type=positive_int, help="timed rounds for Table I (default 4, quick 1)")
+    p.add_argument("--latency-images", type=positive_int, help="images timed for Table I (default 4, quick 2)")
+    p.add_argument("--latency-repeats", type=positive_int, help="timed rounds for Table I (default 3, quick 1)")
     p.add_argument("--latency-budget", type=float,
                    help="Table I time per scheme, SNR and round as a multiple of the fastest scheme's round over all "
                    "images: slower schemes (CDDM) are timed on fewer images per round, in turn (default 2, "
                    "quick: off; 0 = every image every round)")
     p.add_argument("--latency-warmup", type=int, default=1, help="untimed transmissions per scheme and SNR first")
+    p.add_argument("--latency-threads", type=positive_int, default=1,
+                   help="torch CPU threads while Table I times on the CPU (default 1: per-image latency, as the paper's; "
+                   "--threads sets the sweeps')")
     p.add_argument("--scheme-option", action="append", default=[], metavar="NAME:KEY=VALUE",
                    help="extra option for every spec of scheme NAME (or alias bpg-ldpc), e.g. bpg-ldpc:decoder=sionna; "
                    "repeatable; options a figure sets itself (steps, s1, alpha, decoder) are kept")
@@ -141,7 +144,7 @@ def _run(args: argparse.Namespace, executor: object) -> int:
             realizations=args.realizations, batch_size=args.batch_size, fig7_image=args.fig7_image,
             fig7_snr=args.fig7_snr, fig7_crop=args.fig7_crop, latency_images=args.latency_images,
             latency_repeats=args.latency_repeats, latency_warmup=args.latency_warmup,
-            latency_budget=args.latency_budget, device=args.device,
+            latency_budget=args.latency_budget, latency_threads=args.latency_threads, device=args.device,
             scheme_options=_scheme_options(args.scheme_option))
         ctx = FigureContext(settings, None if args.no_progress else tqdm_progress("pt", leave=False), executor)
     except (ValueError, DataError) as exc:

@@ -55,8 +55,10 @@ class FigureSettings:
     :ivar limit: only the first N images (quick: 2).
     :ivar fig7_image: image id or file stem for Fig. 7 (default kodim23 if present, else the first).
     :ivar fig7_crop: ``(x, y, size)`` of the zoomed crop; default the most textured window.
-    :ivar latency_images: images timed for Table I (default 8; quick: all of ``limit``).
-    :ivar latency_repeats: timed rounds (default 4; quick: 1); ``latency_warmup`` untimed first.
+    :ivar latency_images: images timed for Table I (default 4; quick: all of ``limit``).
+    :ivar latency_repeats: timed rounds (default 3; quick: 1); ``latency_warmup`` untimed first.
+    :ivar latency_threads: torch CPU threads while Table I times on the CPU (default 1, as the
+        long run and the paper's per-image latency; ``None``: the process's setting).
     :ivar latency_budget: Table I time per (scheme, SNR) and round, as a multiple of the fastest
         scheme's round over all ``latency_images``: a slower one is timed on fewer images per round,
         taken in turn (CDDM: one or two); default 2 (quick: off); 0: off, every image every round
@@ -84,6 +86,7 @@ class FigureSettings:
     latency_repeats: int | None = None
     latency_warmup: int = 1
     latency_budget: float | None = None
+    latency_threads: int | None = 1
     device: str = "cpu"
     scheme_options: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -101,16 +104,18 @@ class FigureSettings:
             self.results_dir = self.figure_dir / "results" if self.quick else Path("results")
         self.results_dir = Path(self.results_dir)
         if self.latency_repeats is None:
-            self.latency_repeats = 1 if self.quick else 4
+            self.latency_repeats = 1 if self.quick else 3
         if self.latency_budget is None:
             self.latency_budget = None if self.quick else 2.0
         elif self.latency_budget <= 0:
             self.latency_budget = None
         if self.latency_images is None:
-            self.latency_images = (self.limit or 2) if self.quick else 8
+            self.latency_images = (self.limit or 2) if self.quick else 4
         for name in ("latency_repeats", "latency_images", "realizations", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.latency_threads is not None and self.latency_threads < 1:
+            raise ValueError(f"latency_threads must be >= 1, got {self.latency_threads}")
         if self.latency_warmup < 0:
             raise ValueError(f"latency_warmup must be >= 0, got {self.latency_warmup}")
 

@@ -15,7 +15,7 @@ from simulator.figures.output import (
     write_csv,
     write_json,
 )
-from simulator.latency import device_info, measure_receiver_latency, move_scheme
+from simulator.latency import device_info, measure_receiver_latency, move_scheme, torch_threads
 from simulator.schemes.base import Scheme
 
 __all__ = ["table1_figure", "TABLE1_SNRS", "TABLE1_SCHEMES", "PAPER_TABLE1"]
@@ -117,8 +117,8 @@ def _markdown(table: dict[str, Any]) -> str:
 
 def table1_figure(ctx: FigureContext) -> FigureReport:
     """Receiver latency of JSCC-T, Ours and CDDM (matched and official start rules) at −3, 2, 7,
-    12 dB in this process (CPU, and CUDA when available), medians after warm-up, with the
-    Ours/JSCC-T and CDDM/Ours ratios."""
+    12 dB in this process (CPU at ``latency_threads`` torch threads, and CUDA when available),
+    medians after warm-up, with the Ours/JSCC-T and CDDM/Ours ratios."""
     s = ctx.settings
     schemes, missing = [], {}
     for label, base, required in TABLE1_SCHEMES:
@@ -137,14 +137,16 @@ def table1_figure(ctx: FigureContext) -> FigureReport:
     for dev in devices:
         runnable, errors = (schemes, {}) if dev == "cpu" else _probe(schemes, images[0], dev)
         try:
-            points = measure_receiver_latency(runnable, images, TABLE1_SNRS, repeats=s.latency_repeats,
-                                              warmup=s.latency_warmup, seed=s.seed, device=dev,
-                                              budget=s.latency_budget if s.latency_warmup else None
-                                              ) if runnable else []
+            with torch_threads(s.latency_threads if dev == "cpu" else None):
+                info = device_info(dev)
+                points = measure_receiver_latency(runnable, images, TABLE1_SNRS, repeats=s.latency_repeats,
+                                                  warmup=s.latency_warmup, seed=s.seed, device=dev,
+                                                  budget=s.latency_budget if s.latency_warmup else None
+                                                  ) if runnable else []
         finally:
             for _, _, scheme in schemes:  # back where the sweeps run them
                 move_scheme(scheme, s.device if hasattr(scheme, "max_batch") else "cpu")
-        per_device[dev] = {"info": device_info(dev), "errors": errors, "rows": _table_rows(points, TABLE1_SNRS),
+        per_device[dev] = {"info": info, "errors": errors, "rows": _table_rows(points, TABLE1_SNRS),
                            "points": [p.to_json() for p in points]}
     method = ("Receiver latency = channel output → reconstructed image (latent denoising + decoder; "
               "Reception.receiver_s on the CPU, synchronised wall time of transmit on CUDA), one image at a time, "
