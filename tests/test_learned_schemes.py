@@ -188,3 +188,37 @@ def test_ours_stop_margin_is_the_one_calibrated_through_the_decoder_in_use(tiny_
     assert create_scheme("ours:config=tiny").margin_db == 0.75  # the phase-3 decoder's
     assert create_scheme("ours:config=tiny:decoder=jscc").margin_db == 0.0  # the denoiser's
     assert create_scheme("ours:config=tiny:margin=0.2").margin_db == 0.2
+
+
+def test_ours_hands_over_to_the_phase1_decoder_at_the_cards_switch_snr(tiny_checkpoints, tmp_path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A phase-3 decoder whose card has ``switch_snr_db`` renders only below it; at and above it
+    ``ours`` is ``ours:decoder=jscc`` (phase-1 decoder, the denoiser's margin), item by item in a batch."""
+    tensors, dec_card = load_checkpoint(tiny_checkpoints / "ours-decoder-tiny.safetensors", kind="jscc-decoder")
+    keep = {k: v for k, v in dec_card.items() if k not in ("sha256", "file")} | {"stop_margin_db": 0.75}
+    torch.manual_seed(1)
+    low_band = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v for k, v in tensors.items()}
+    folders = {}
+    for name, extra in (("plain", {}), ("switch", {"switch_snr_db": 5.0})):
+        folders[name] = tmp_path / name
+        shutil.copytree(tiny_checkpoints, folders[name])
+        save_checkpoint(folders[name] / "ours-decoder-tiny.safetensors", low_band, keep | extra)
+    image = torch.rand(3, 64, 96)
+
+    def received(folder, spec: str, snrs: list[float]) -> list[torch.Tensor]:
+        monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(folder))
+        scheme = create_scheme(spec)
+        scheme.max_batch = len(snrs)  # one forward pass: items of both sides of the switch together
+        n = scheme.channel_uses(64, 96)
+        txs = [Transmission(scheme.encode(image), image, AWGNChannel().realise(n, 0, "img", snr, 0)) for snr in snrs]
+        return [r.image for r in scheme.transmit_batch(txs)]
+
+    snrs = [0.0, 8.0, 4.9, 5.0]
+    switched = received(folders["switch"], "ours:config=tiny", snrs)
+    phase3 = received(folders["plain"], "ours:config=tiny", snrs)
+    phase1 = received(folders["plain"], "ours:config=tiny:decoder=jscc", snrs)
+    for got, low, high, snr in zip(switched, phase3, phase1, snrs):
+        torch.testing.assert_close(got, high if snr >= 5.0 else low, atol=1e-6, rtol=0)
+    assert not torch.allclose(phase3[1], phase1[1])  # the two decoders differ, so the test can fail
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(folders["switch"]))
+    assert create_scheme("ours:config=tiny").config()["switch_snr_db"] == 5.0

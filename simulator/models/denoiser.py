@@ -219,12 +219,13 @@ class LatentDenoiser(nn.Module):
         return z_next, self.similarity(s, z, z_next)
 
     def run(self, z1: torch.Tensor, s1: torch.Tensor, steps: int | None = None, t_max: int = 3,
-            margin_db: float = 0.0) -> DenoiseResult:
+            margin_db: float | torch.Tensor = 0.0) -> DenoiseResult:
         """Denoise ``z1 [B, C, h, w]`` from ``s1 [B]``.
 
         :param steps: fixed number of iterations (0 … t_max), or ``None`` for adaptive.
         :param margin_db: adaptive only: the least predicted gain (dB of effective SNR) for
-            which a step is kept; 0 = the paper's rule (stop when s decreases).
+            which a step is kept; 0 = the paper's rule (stop when s decreases); a ``[B]`` tensor
+            (on ``z1``'s device) gives each item its own margin.
         """
         fixed = steps is not None
         n_iter = steps if fixed else t_max

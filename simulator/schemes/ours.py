@@ -14,11 +14,16 @@ Variants are chosen with scheme options, no code needed::
                                   else the denoiser's)
 
 ``decoder=auto`` (default) uses the phase-3 decoder finetuned behind the α = 1 denoiser
-when ``alpha=1`` and the JSCC-T decoder otherwise.
+when ``alpha=1`` and the JSCC-T decoder otherwise.  A phase-3 decoder whose card names a
+``switch_snr_db`` (one finetuned on a low-SNR band, ``scripts/decoder_switch.py``) is used below
+that effective SNR only: at and above it the receiver, which knows the SNR, decodes with the
+phase-1 decoder and stops denoising at the denoiser's own margin, so the band's gain costs
+nothing at high SNR.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -64,10 +69,16 @@ class OursScheme(LatentScheme):
         self.weight_hashes.append(self.denoiser_card["sha256"])
         use_finetuned = o["decoder"] == "finetuned" or (o["decoder"] == "auto" and o["alpha"] == "1")
         margin_card = self.denoiser_card  # the stop margin calibrated through the decoder in use
+        #: effective SNR (dB) from which the phase-1 decoder takes over (None: never).
+        self.switch_db: float | None = None
         if use_finetuned:
             dec_path = checkpoint_dir() / f"ours-decoder-{self.config_name}.safetensors"
             tensors, card = load_checkpoint(dec_path, kind="jscc-decoder")
             require_same_codec(card, dec_path, self.jscc_card["sha256"])
+            if card.get("switch_snr_db") is not None:
+                self.switch_db = float(card["switch_snr_db"])
+                self.high_snr_decoder = copy.deepcopy(self.decoder)  # phase 1, before phase 3 loads
+                self.high_snr_margin_db = float(self.denoiser_card["stop_margin_db"])
             self.decoder.load_state_dict(tensors)
             self.weight_hashes.append(card["sha256"])
             if "stop_margin_db" in card:
@@ -87,14 +98,32 @@ class OursScheme(LatentScheme):
         self.margin_db = float(margin_card["stop_margin_db"]) if margin == "auto" else float(margin)
 
     def config(self) -> dict[str, Any]:
+        switch = {} if self.switch_db is None else {"switch_snr_db": self.switch_db,
+                                                     "high_snr_stop_margin_db": self.high_snr_margin_db}
         return super().config() | {"t_max": self.t_max, "denoiser_config": self.denoiser_card["config"],
-                                   "stop_margin_db": self.margin_db}
+                                   "stop_margin_db": self.margin_db} | switch
+
+    def _high_snr(self, snr_db: torch.Tensor | float, n: int) -> torch.Tensor:
+        """``[n]`` bool (CPU): the items the phase-1 decoder renders (effective SNR ≥ the switch)."""
+        snr = torch.as_tensor(snr_db, dtype=torch.float64).reshape(-1).expand(n)
+        return snr >= self.switch_db if self.switch_db is not None else torch.zeros(n, dtype=torch.bool)
 
     def decode(self, latent: torch.Tensor, snr_db: torch.Tensor | float) -> torch.Tensor:
         if self.snr_decoder:
             snr = torch.as_tensor(snr_db, dtype=torch.float32).reshape(-1).expand(latent.shape[0])
             return self.decoder(latent, snr.to(latent.device))
-        return self.decoder(latent)
+        high = self._high_snr(snr_db, latent.shape[0])
+        if not high.any():
+            return self.decoder(latent)
+        if high.all():
+            return self.high_snr_decoder(latent)
+        out = torch.empty(0)
+        for mask, decoder in ((~high, self.decoder), (high, self.high_snr_decoder)):
+            part = decoder(latent[mask.to(latent.device)])
+            if out.numel() == 0:
+                out = part.new_empty((latent.shape[0], *part.shape[1:]))
+            out[mask.to(latent.device)] = part
+        return out
 
     @property
     def uses_randomness(self) -> bool:  # type: ignore[override]
@@ -109,7 +138,11 @@ class OursScheme(LatentScheme):
             s1 = initial_similarity(snr, self.options["s1"])
         else:
             s1 = torch.cat([initial_similarity(snr[i:i + 1], self.options["s1"], g) for i, g in enumerate(generators)])
-        result = self.denoiser.run(z, s1.to(z.device), steps=self.steps, t_max=self.t_max, margin_db=self.margin_db)
+        margin: float | torch.Tensor = self.margin_db
+        high = self._high_snr(snr, z.shape[0])
+        if high.any():
+            margin = torch.where(high, self.high_snr_margin_db, self.margin_db).to(z.device, torch.float32)
+        result = self.denoiser.run(z, s1.to(z.device), steps=self.steps, t_max=self.t_max, margin_db=margin)
         steps = result.steps.tolist()
         sims = result.similarities.tolist()
         extras = []
