@@ -193,3 +193,21 @@ def test_ours_with_the_snr_conditioned_decoder(sa_checkpoints) -> None:
     _, ref = send("ours:config=tiny:decoder=jscc")
     torch.testing.assert_close(rx.image, ref.image)  # untrained modulation = the phase-1 decoder
     assert len(snr_scheme.weight_hashes) == 3
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda:0", marks=[
+    pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")])])
+def test_jscc_t_sa_runs_on_the_device_given(sa_checkpoints, device: str) -> None:
+    """Image, mask, SNR and models all on the scheme's device (the CPU row is the reference)."""
+    from simulator.channels import AWGNChannel
+    from simulator.registry import create_scheme
+    from simulator.schemes.base import Transmission
+
+    image = torch.rand(3, 50, 70)
+    rows = []
+    for dev in dict.fromkeys(["cpu", device]):
+        scheme = create_scheme("jscc-t-sa:config=tiny", device=dev)
+        n = scheme.channel_uses(50, 70)
+        rx = scheme.transmit(Transmission(scheme.encode(image), image, AWGNChannel().realise(n, 0, "img", 2.0, 0)))
+        rows.append(rx.image.cpu())
+    torch.testing.assert_close(rows[-1], rows[0], atol=1e-4, rtol=0)

@@ -73,15 +73,17 @@ class JSCCTSAScheme(LatentScheme):
 
     @torch.no_grad()
     def encode(self, image: torch.Tensor) -> PaddedImage:  # type: ignore[override]
+        self._place()
         height, width = image.shape[-2:]
-        padded = pad_to_multiple(image, STRIDE).unsqueeze(0)
+        padded = pad_to_multiple(image.to(self.device), STRIDE).unsqueeze(0)
         shape = (self.sa.cfg.latent_channels, padded.shape[-2] // STRIDE, padded.shape[-1] // STRIDE)
-        return PaddedImage(padded, height, width, sent_mask(shape, height, width, self.channel_uses(height, width), STRIDE))
+        mask = sent_mask(shape, height, width, self.channel_uses(height, width), STRIDE)
+        return PaddedImage(padded, height, width, None if mask is None else mask.to(self.device))
 
     @torch.no_grad()
     def encode_at(self, padded: PaddedImage, snr_db: float) -> EncodedLatent:
         """The transmitter at average SNR ``snr_db``: the power-normalised latent to send."""
-        latent = self.sa.encoder(padded.image, torch.tensor([float(snr_db)]))
+        latent = self.sa.encoder(padded.image, torch.tensor([float(snr_db)], device=padded.image.device))
         return EncodedLatent(normalize_latent(latent, padded.mask)[0], padded.height, padded.width, padded.mask)
 
     def transmit_batch(self, items: list[Transmission]) -> list[Reception]:
