@@ -33,6 +33,7 @@ STYLES: dict[str, dict[str, Any]] = {
     "ours": {"color": "tab:red", "linestyle": "-", "marker": "o"},
     "jscc-t": {"color": "tab:blue", "linestyle": "-", "marker": "s"},
     "cddm": {"color": "tab:green", "linestyle": "-", "marker": "^"},
+    "jscc-t-sa": {"color": "tab:purple", "linestyle": "-", "marker": "D"},
     "bpg-ldpc-1/2": {"color": "black", "linestyle": "--", "marker": "x"},
     "bpg-ldpc-3/4": {"color": "gray", "linestyle": "--", "marker": "+"},
     "bpg-capacity": {"color": "black", "linestyle": ":", "marker": None},

@@ -37,6 +37,7 @@ LABELS = {
     "ours": "Ours",
     "jscc-t": "JSCC-T",
     "cddm": "CDDM",
+    "jscc-t-sa": "JSCC-T-SA",
     "bpg-ldpc-1/2": "BPG+1/2+4Q",
     "bpg-ldpc-3/4": "BPG+3/4+4Q",
     "bpg-capacity": "BPG+capacity",

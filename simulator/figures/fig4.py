@@ -17,11 +17,11 @@ from simulator.results import paired_difference
 
 __all__ = ['fig4_figure', 'FIG4_SCHEMES', 'FIG4_REQUIRED', 'FIG4_REFERENCE', 'FIG4_DIFF_PLOTTED']
 
-FIG4_SCHEMES = ("ours", "jscc-t", "cddm", "bpg-ldpc-1/2", "bpg-ldpc-3/4", "bpg-capacity")
+FIG4_SCHEMES = ("ours", "jscc-t", "cddm", "jscc-t-sa", "bpg-ldpc-1/2", "bpg-ldpc-3/4", "bpg-capacity")
 FIG4_REQUIRED = ("ours", "jscc-t")
 #: Fig. 4's lower panels: Ours minus these schemes (paired); ``fig4.json`` has Ours minus every scheme.
 FIG4_REFERENCE = "ours"
-FIG4_DIFF_PLOTTED = ("jscc-t", "cddm")
+FIG4_DIFF_PLOTTED = ("jscc-t", "cddm", "jscc-t-sa")
 
 
 def fig4_figure(ctx: FigureContext) -> FigureReport:
@@ -57,10 +57,12 @@ def fig4_figure(ctx: FigureContext) -> FigureReport:
         fig.suptitle(f"Fig. 4: reconstruction quality over AWGN — {ctx.dataset}, {len(ctx.images)} images",
                      fontsize="medium")
     caption = ("Fig. 4: (a) PSNR and (b) MS-SSIM versus SNR over AWGN, ρ = 1/16, mean over images with 95 % CI; "
-               "(c, d) Ours minus JSCC-T and minus CDDM, differences paired per image under the same channel noise, "
+               "(c, d) Ours minus JSCC-T, CDDM and JSCC-T-SA, differences paired per image under the same channel noise, "
                "mean over images with 95 % CI (fig4.json: `ours_minus` for every scheme). "
                "Ours = adaptive steps (T_max = 3), empirical s₁, α = 1 denoiser, phase-3 finetuned decoder; "
                "CDDM with its finetuned decoder when shipped (else the JSCC-T decoder, see its config); "
+               "JSCC-T-SA = the shipped JSCC-T made SNR-adaptive (SNR modulation at encoder and decoder, finetuned "
+               "over −3…12 dB; beyond the paper, left out when its weights are not shipped); "
                "BPG+LDPC+4-QAM in the same n channel uses; BPG+capacity = BPG at the rate of an ideal code.")
     files = figure_paths(stem) + [write_csv(stem.with_suffix(".csv"), rows_csv),
                                   write_json(stem.with_suffix(".json"), ctx.meta("fig4") | {
