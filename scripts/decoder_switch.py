@@ -6,8 +6,12 @@ receiver knows the SNR, so it can use each where it wins.  This script measures 
 same denoiser on the first ``--count`` BSDS500 ``val/`` 256² centre crops (never test images) at
 every integer SNR (adaptive steps, each decoder at its own calibrated stop margin, common noise),
 prints the table, and picks the switch: the lowest SNR from which the phase-1 decoder is at least
-as good at every higher SNR.  ``--write`` stores it in the decoder's card as ``switch_snr_db``
-(with the table as ``switch_profile``), which ``ours`` reads (:mod:`simulator.schemes.ours`).
+as good at every higher SNR.  Above the switch the receiver then stops denoising at a margin
+calibrated through the phase-1 decoder on those SNRs alone
+(:func:`simulator.training.calibrate.calibrate_margin`, same crops): at high SNR a step seldom
+pays, and the denoiser's own margin was calibrated over −3…12 dB.  ``--write`` stores both in the
+decoder's card (``switch_snr_db``, ``switch_stop_margin_db``, the table as ``switch_profile``),
+which ``ours`` reads (:mod:`simulator.schemes.ours`).
 
     nice -n 19 python scripts/decoder_switch.py runs/dec-low/ours-decoder-cpu.safetensors \
         --denoiser runs/den-cont-a1/denoiser-cpu-alpha1.safetensors --write
@@ -26,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulator.checkpoints import CHECKPOINT_DIR, atomic_write_text, load_checkpoint, require_same_codec  # noqa: E402
 from simulator.schemes.latent import load_jscc  # noqa: E402
 from simulator.train_cli import validation_crops  # noqa: E402
-from simulator.training.calibrate import steps_profile  # noqa: E402
+from simulator.training.calibrate import calibrate_margin, steps_profile  # noqa: E402
 from simulator.training.denoiser_task import load_denoiser  # noqa: E402
 
 
@@ -65,6 +69,7 @@ def main() -> int:
     t_max = int(den_card.get("t_max", 3))
     torch.manual_seed(0)
     high = steps_profile(den, codec.encoder, codec.decoder, images, t_max, float(den_card["stop_margin_db"]), snrs)
+    phase1 = {k: v.clone() for k, v in codec.decoder.state_dict().items()}
     codec.decoder.load_state_dict(tensors)
     torch.manual_seed(0)
     low = steps_profile(den, codec.encoder, codec.decoder, images, t_max, float(card["stop_margin_db"]), snrs)
@@ -78,13 +83,23 @@ def main() -> int:
         profile.append({"snr_db": snr, "phase3_psnr": round(pl, 4), "phase3_steps": round(sl, 4),
                         "phase1_psnr": round(ph, 4), "phase1_steps": round(sh, 4)})
     print(f"switch_snr_db: {switch}")
+    margin = None
+    if switch is not None:
+        codec.decoder.load_state_dict(phase1)
+        above = tuple(snr for snr in snrs if snr >= switch)
+        torch.manual_seed(0)
+        cal = calibrate_margin(den, codec.encoder, codec.decoder, images, t_max, snrs_db=above)
+        margin = cal.margin_db
+        print(f"switch_stop_margin_db: {margin} (denoiser's: {den_card['stop_margin_db']}); at that margin, SNR: "
+              "PSNR (steps) / best fixed T: " + ", ".join(f"{snr:g}: {cal.adaptive_psnr[snr]:.2f} ({cal.adaptive_steps[snr]:.2f}) / "
+                                                       f"{max(cal.fixed_psnr[snr]):.2f}" for snr in above))
     if args.write:
         card_path = args.decoder.with_suffix(".json")
         full = json.loads(card_path.read_text())
-        full |= {"switch_snr_db": switch, "switch_profile": {"val_crops": args.count, "denoiser": str(args.denoiser),
+        full |= {"switch_snr_db": switch, "switch_stop_margin_db": margin, "switch_profile": {"val_crops": args.count, "denoiser": str(args.denoiser),
                                                              "points": profile}}
         atomic_write_text(card_path, json.dumps(full, indent=2) + "\n")
-        print(f"wrote switch_snr_db = {switch} into {card_path}")
+        print(f"wrote switch_snr_db = {switch}, switch_stop_margin_db = {margin} into {card_path}")
     return 0
 
 

@@ -221,4 +221,9 @@ def test_ours_hands_over_to_the_phase1_decoder_at_the_cards_switch_snr(tiny_chec
         torch.testing.assert_close(got, high if snr >= 5.0 else low, atol=1e-6, rtol=0)
     assert not torch.allclose(phase3[1], phase1[1])  # the two decoders differ, so the test can fail
     monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(folders["switch"]))
-    assert create_scheme("ours:config=tiny").config()["switch_snr_db"] == 5.0
+    config = create_scheme("ours:config=tiny").config()
+    assert config["switch_snr_db"] == 5.0 and config["high_snr_stop_margin_db"] == 0.0  # the denoiser's
+    save_checkpoint(folders["switch"] / "ours-decoder-tiny.safetensors", low_band,
+                    keep | {"switch_snr_db": 5.0, "switch_stop_margin_db": 0.4})
+    config = create_scheme("ours:config=tiny").config()
+    assert config["high_snr_stop_margin_db"] == 0.4 and config["stop_margin_db"] == 0.75

@@ -17,8 +17,8 @@ Variants are chosen with scheme options, no code needed::
 when ``alpha=1`` and the JSCC-T decoder otherwise.  A phase-3 decoder whose card names a
 ``switch_snr_db`` (one finetuned on a low-SNR band, ``scripts/decoder_switch.py``) is used below
 that effective SNR only: at and above it the receiver, which knows the SNR, decodes with the
-phase-1 decoder and stops denoising at the denoiser's own margin, so the band's gain costs
-nothing at high SNR.
+phase-1 decoder and stops denoising at ``switch_stop_margin_db`` (calibrated through the phase-1
+decoder on those SNRs; else the denoiser's own margin), so the band's gain costs nothing at high SNR.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class OursScheme(LatentScheme):
             if card.get("switch_snr_db") is not None:
                 self.switch_db = float(card["switch_snr_db"])
                 self.high_snr_decoder = copy.deepcopy(self.decoder)  # phase 1, before phase 3 loads
-                self.high_snr_margin_db = float(self.denoiser_card["stop_margin_db"])
+                self.high_snr_margin_db = float(card.get("switch_stop_margin_db") or self.denoiser_card["stop_margin_db"])
             self.decoder.load_state_dict(tensors)
             self.weight_hashes.append(card["sha256"])
             if "stop_margin_db" in card:
