@@ -5,7 +5,8 @@
 # killed at any point resumes from runs/<step>/state.pt when rerun with the same arguments.
 # Usage: scripts/train_candidates.sh STEP [CONFIG]      (venv active: semcom-train on PATH; DRY=1: print the command only)
 #   den-cont-a1   phase 2, alpha = 1, SNR uniform in dB over 0..10 (the paper's phase-2 range),
-#                 wsd at 3e-4 + EMA 0.999: extendable (raise ITERS; the decay is the last 3,000)
+#                 wsd at 3e-4 + EMA 0.999, 5,600 it (the shipped run: constant to 2,600, decayed over
+#                 the last 3,000); extendable (raise ITERS and resume with --init)
 #   den-cont-a0   the same with alpha = 0 (Fig. 7)
 #   ref-decoder-m3 the -3 dB upper reference: the decoder finetuned on noisy latents, no denoiser
 #   dec-snr       phase 3, SNR-conditioned decoder over -3..12 dB behind DENOISER (default shipped)
@@ -18,7 +19,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export OMP_NUM_THREADS=1
 step=${1:?usage: scripts/train_candidates.sh STEP [CONFIG]}
 config=${2:-cpu}
-iters=${ITERS:-30000}
+iters=${ITERS:-5600}
 denoiser=${DENOISER:-checkpoints/denoiser-$config-alpha1.safetensors}
 T="--config $config --threads 1 --batch 8 --crop 128 --run-dir runs/$step"
 out() { echo "--out runs/$step/$1.safetensors"; }
