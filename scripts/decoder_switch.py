@@ -20,6 +20,7 @@ which ``ours`` reads (:mod:`simulator.schemes.ours`).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=16, help="validation crops (default 16)")
     parser.add_argument("--snr", default="-3:12", help="SNR points as simulate's --snr (default -3:12)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--write", action="store_true", help="store switch_snr_db in the decoder's card")
+    parser.add_argument("--write", action="store_true", help="store switch_snr_db and switch_stop_margin_db in the decoder's card")
     args = parser.parse_args()
     from simulator.sweep import parse_snr_spec
 
@@ -67,12 +68,12 @@ def main() -> int:
                          f"not {args.denoiser} ({den_card['sha256'][:12]}…)")
     images = validation_crops(None, count=args.count)
     t_max = int(den_card.get("t_max", 3))
+    phase3 = copy.deepcopy(codec.decoder)
+    phase3.load_state_dict(tensors)
     torch.manual_seed(0)
     high = steps_profile(den, codec.encoder, codec.decoder, images, t_max, float(den_card["stop_margin_db"]), snrs)
-    phase1 = {k: v.clone() for k, v in codec.decoder.state_dict().items()}
-    codec.decoder.load_state_dict(tensors)
     torch.manual_seed(0)
-    low = steps_profile(den, codec.encoder, codec.decoder, images, t_max, float(card["stop_margin_db"]), snrs)
+    low = steps_profile(den, codec.encoder, phase3, images, t_max, float(card["stop_margin_db"]), snrs)
     switch = pick_switch({s: v[0] for s, v in low.items()}, {s: v[0] for s, v in high.items()})
     print(f"# {args.decoder} behind {args.denoiser}; {args.count} val crops; PSNR (dB) and mean steps, adaptive")
     print("SNR  phase-3  steps  phase-1  steps  difference")
@@ -85,7 +86,6 @@ def main() -> int:
     print(f"switch_snr_db: {switch}")
     margin = None
     if switch is not None:
-        codec.decoder.load_state_dict(phase1)
         above = tuple(snr for snr in snrs if snr >= switch)
         torch.manual_seed(0)
         cal = calibrate_margin(den, codec.encoder, codec.decoder, images, t_max, snrs_db=above)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import platform
 import statistics
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from torch import nn
 
 from simulator.channels import AWGNChannel
 from simulator.devices import cpu_model
-from simulator.schemes.base import Scheme, Transmission
+from simulator.schemes.base import Scheme, Stopwatch, Transmission
 
 __all__ = ["LatencyPoint", "device_info", "move_scheme", "measure_receiver_latency", "time_call", "torch_threads"]
 
@@ -87,8 +86,6 @@ class LatencyPoint:
         }
 
 
-
-
 def device_info(device: str = "cpu") -> dict[str, Any]:
     """What a latency number was measured on: CPU model, torch threads, GPU name."""
     info: dict[str, Any] = {
@@ -125,22 +122,15 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize(torch.device(device))
-
-
 def time_call(fn: Any, *, device: str = "cpu", repeats: int = 5, warmup: int = 1) -> list[float]:
     """Wall times (ms) of ``fn()`` after ``warmup`` untimed calls, synchronising CUDA."""
     for _ in range(warmup):
         fn()
     out = []
     for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        out.append((time.perf_counter() - t0) * 1e3)
+        with Stopwatch(device) as sw:
+            fn()
+        out.append(sw.seconds * 1e3)
     return out
 
 
@@ -193,11 +183,9 @@ def measure_receiver_latency(
             if device == "cpu":
                 rec = scheme.transmit(tx)
                 return rec.receiver_s * 1e3, rec.extras
-            _sync(device)
-            t0 = time.perf_counter()
-            rec = scheme.transmit(tx)
-            _sync(device)
-            return (time.perf_counter() - t0) * 1e3, rec.extras
+            with Stopwatch(device) as sw:
+                rec = scheme.transmit(tx)
+            return sw.seconds * 1e3, rec.extras
 
         warm_ms: dict[tuple[str, float], float] = {}
         for label, _spec, scheme in schemes:

@@ -78,7 +78,8 @@ class OursScheme(LatentScheme):
             if card.get("switch_snr_db") is not None:
                 self.switch_db = float(card["switch_snr_db"])
                 self.high_snr_decoder = copy.deepcopy(self.decoder)  # phase 1, before phase 3 loads
-                self.high_snr_margin_db = float(card.get("switch_stop_margin_db") or self.denoiser_card["stop_margin_db"])
+                high_margin = card.get("switch_stop_margin_db")
+                self.high_snr_margin_db = float(self.denoiser_card["stop_margin_db"] if high_margin is None else high_margin)
             self.decoder.load_state_dict(tensors)
             self.weight_hashes.append(card["sha256"])
             if "stop_margin_db" in card:
@@ -112,17 +113,14 @@ class OursScheme(LatentScheme):
         if self.snr_decoder:
             snr = torch.as_tensor(snr_db, dtype=torch.float32).reshape(-1).expand(latent.shape[0])
             return self.decoder(latent, snr.to(latent.device))
-        high = self._high_snr(snr_db, latent.shape[0])
+        high = self._high_snr(snr_db, latent.shape[0]).to(latent.device)
         if not high.any():
             return self.decoder(latent)
         if high.all():
             return self.high_snr_decoder(latent)
-        out = torch.empty(0)
-        for mask, decoder in ((~high, self.decoder), (high, self.high_snr_decoder)):
-            part = decoder(latent[mask.to(latent.device)])
-            if out.numel() == 0:
-                out = part.new_empty((latent.shape[0], *part.shape[1:]))
-            out[mask.to(latent.device)] = part
+        low_images, high_images = self.decoder(latent[~high]), self.high_snr_decoder(latent[high])
+        out = low_images.new_empty((latent.shape[0], *low_images.shape[1:]))
+        out[~high], out[high] = low_images, high_images
         return out
 
     @property

@@ -41,8 +41,6 @@ def _git_state() -> dict[str, Any]:
         return {"sha": None, "dirty": None}
 
 
-
-
 def run_context(scheme: Scheme, channel: Channel | None = None) -> dict[str, Any]:
     """The facts recorded in every row of a sweep: git, versions, device, threads.
 
