@@ -85,8 +85,8 @@ def _fresh_weights(config: str, folder: Path, source: Path) -> list[str]:
                 continue
             save_checkpoint(folder / f"{name}.safetensors", tensors, card)
             fresh.append(name)
-    # a finetuned CDDM decoder is optional for the scheme; link it only if shipped
-    for name in (f"cddm-decoder-{config}",):
+    # a finetuned CDDM decoder and the band decoders an ours-decoder card names are optional; link them if shipped
+    for name in (f"cddm-decoder-{config}", f"ours-decoder-mid-{config}"):
         shipped = source / f"{name}.safetensors"
         if shipped.is_file() and shipped.with_suffix(".json").is_file():
             for suffix in (".safetensors", ".json"):

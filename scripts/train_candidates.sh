@@ -13,6 +13,8 @@
 #   dec-wide      phase 3, plain decoder over -3..12 dB behind DENOISER (the A/B of dec-snr)
 #   dec-low       phase 3, plain decoder over the low band -3..6 dB behind DENOISER; then
 #                 scripts/decoder_switch.py picks the SNR where ours hands over to the phase-1 decoder
+#   dec-mid       phase 3, plain decoder over the mid band 2..8 dB behind DENOISER (ours-decoder-mid); then
+#                 scripts/decoder_switch.py picks the bands low / mid / phase 1 (docs/training.md)
 #   jscc-sa       jscc-t-sa from the shipped JSCC-T over -3..12 dB (wsd 1e-4 + EMA, fp32: 5x bf16 on a CPU)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,9 +41,12 @@ case $step in
   dec-low)
     run finetune $T --denoiser "$denoiser" --snr-range=-3:6 --lr 1e-4 --iters "${ITERS:-1200}" --val-every 400 \
       --save-every 100 $(out "ours-decoder-$config") ;;
+  dec-mid)
+    run finetune $T --denoiser "$denoiser" --snr-range=2:8 --lr 1e-4 --iters "${ITERS:-1200}" --val-every 400 \
+      --save-every 100 $(out "ours-decoder-mid-$config") ;;
   jscc-sa)
     run jscc-sa $T --lr 1e-4 --schedule wsd --warmup 200 --iters "${ITERS:-3000}" --decay-iters 1000 --ema 0.999 \
       --keep-best --val-every 500 --save-every 100 --precision fp32 $(out "jscc-t-sa-$config") ;;
-  *) echo "train_candidates.sh: unknown step '$step'; accepted: den-cont-a1 den-cont-a0 ref-decoder-m3 dec-snr dec-wide dec-low jscc-sa" >&2
+  *) echo "train_candidates.sh: unknown step '$step'; accepted: den-cont-a1 den-cont-a0 ref-decoder-m3 dec-snr dec-wide dec-low dec-mid jscc-sa" >&2
      exit 2 ;;
 esac

@@ -8,9 +8,10 @@ learned schemes, latent denoising (if any) plus the decoder, i.e. what
   AWGN realisation ``AWGNChannel().realise(n, seed, image_id, snr, 0)``, so adaptive schemes
   (``ours``' step count, CDDM's start step) see exactly the inputs of the result files;
 * ``warmup`` untimed transmissions per (scheme, SNR) first (allocator, kernel selection);
-* then ``repeats`` rounds; in each round the schemes take turns (their order rotated from
-  round to round) over all SNR points and images, so slow drifts of a shared machine hit all
-  schemes alike; the median over (image, repeat) samples is reported, with the quartiles;
+* then ``repeats`` rounds; in each round the SNR points follow one another and at each SNR the
+  schemes take turns (their order rotated from round to round) over its images, so drifts of a
+  shared machine's speed within minutes hit all schemes alike; the median over (image, repeat)
+  samples is reported, with the quartiles;
 * with a budget (``budget``), each (scheme, SNR) may spend per round ``budget`` times what the
   fastest (scheme, SNR) spends on all images, at their warm-up latencies: a slower one is timed
   on fewer images per round — as many as fit, at least one — taken in turn, so that the rounds
@@ -199,12 +200,12 @@ def measure_receiver_latency(
             per_round[key] = max(1, min(len(images), fits))
         for rep in range(repeats):
             shift = rep % len(schemes)
-            for label, _spec, scheme in schemes[shift:] + schemes[:shift]:
-                for snr, txs in jobs[label]:
+            for s in range(len(snrs)):
+                for label, _spec, scheme in schemes[shift:] + schemes[:shift]:
+                    snr, txs = jobs[label][s]
                     count = per_round[(label, snr)]
                     for i in range(rep * count, (rep + 1) * count):
-                        tx = txs[i % len(txs)]
-                        ms, ex = send(scheme, tx, snr)
+                        ms, ex = send(scheme, txs[i % len(txs)], snr)
                         points[(label, snr)].samples_ms.append(ms)
                         for key, value in ex.items():
                             if isinstance(value, (int, float)) and not isinstance(value, bool):

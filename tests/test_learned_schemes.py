@@ -190,40 +190,63 @@ def test_ours_stop_margin_is_the_one_calibrated_through_the_decoder_in_use(tiny_
     assert create_scheme("ours:config=tiny:margin=0.2").margin_db == 0.2
 
 
-def test_ours_hands_over_to_the_phase1_decoder_at_the_cards_switch_snr(tiny_checkpoints, tmp_path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A phase-3 decoder whose card has ``switch_snr_db`` renders only below it; at and above it
-    ``ours`` is ``ours:decoder=jscc`` (phase-1 decoder, the denoiser's margin), item by item in a batch."""
+def test_ours_decodes_each_item_with_the_decoder_of_its_snr_band(tiny_checkpoints, tmp_path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The phase-3 decoder's card splits the SNR axis: below 3 dB its own decoder, from 3 dB a mid-band
+    checkpoint (hash-checked), from 5 dB the phase-1 decoder; item by item in one batch, each item
+    equal to what that decoder alone gives, and each band's stop margin in the config."""
     tensors, dec_card = load_checkpoint(tiny_checkpoints / "ours-decoder-tiny.safetensors", kind="jscc-decoder")
-    keep = {k: v for k, v in dec_card.items() if k not in ("sha256", "file")} | {"stop_margin_db": 0.75}
+    keep = {k: v for k, v in dec_card.items() if k not in ("sha256", "file")} | {"stop_margin_db": 0.0}
     torch.manual_seed(1)
-    low_band = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v for k, v in tensors.items()}
-    folders = {}
-    for name, extra in (("plain", {}), ("switch", {"switch_snr_db": 5.0})):
-        folders[name] = tmp_path / name
+    low, mid = ({k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v for k, v in tensors.items()}
+                for _ in range(2))
+    folders = {name: tmp_path / name for name in ("low", "mid", "bands")}
+    for name, weights in (("low", low), ("mid", mid), ("bands", low)):
         shutil.copytree(tiny_checkpoints, folders[name])
-        save_checkpoint(folders[name] / "ours-decoder-tiny.safetensors", low_band, keep | extra)
+        save_checkpoint(folders[name] / "ours-decoder-tiny.safetensors", weights, keep)
+    save_checkpoint(folders["bands"] / "ours-decoder-mid-tiny.safetensors", mid, keep)
+    _, mid_card = load_checkpoint(folders["bands"] / "ours-decoder-mid-tiny.safetensors")
+    bands = [{"from_snr_db": 3.0, "decoder": "ours-decoder-mid-tiny", "sha256": mid_card["sha256"], "stop_margin_db": 0.0},
+             {"from_snr_db": 5.0, "decoder": "phase1", "stop_margin_db": 0.0}]
+    save_checkpoint(folders["bands"] / "ours-decoder-tiny.safetensors", low, keep | {"bands": bands})
     image = torch.rand(3, 64, 96)
 
     def received(folder, spec: str, snrs: list[float]) -> list[torch.Tensor]:
         monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(folder))
         scheme = create_scheme(spec)
-        scheme.max_batch = len(snrs)  # one forward pass: items of both sides of the switch together
+        scheme.max_batch = len(snrs)  # one forward pass: items of every band together
         n = scheme.channel_uses(64, 96)
         txs = [Transmission(scheme.encode(image), image, AWGNChannel().realise(n, 0, "img", snr, 0)) for snr in snrs]
         return [r.image for r in scheme.transmit_batch(txs)]
 
-    snrs = [0.0, 8.0, 4.9, 5.0]
-    switched = received(folders["switch"], "ours:config=tiny", snrs)
-    phase3 = received(folders["plain"], "ours:config=tiny", snrs)
-    phase1 = received(folders["plain"], "ours:config=tiny:decoder=jscc", snrs)
-    for got, low, high, snr in zip(switched, phase3, phase1, snrs):
-        torch.testing.assert_close(got, high if snr >= 5.0 else low, atol=1e-6, rtol=0)
-    assert not torch.allclose(phase3[1], phase1[1])  # the two decoders differ, so the test can fail
-    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(folders["switch"]))
-    config = create_scheme("ours:config=tiny").config()
-    assert config["switch_snr_db"] == 5.0 and config["high_snr_stop_margin_db"] == 0.0  # the denoiser's
-    save_checkpoint(folders["switch"] / "ours-decoder-tiny.safetensors", low_band,
-                    keep | {"switch_snr_db": 5.0, "switch_stop_margin_db": 0.4})
-    config = create_scheme("ours:config=tiny").config()
-    assert config["high_snr_stop_margin_db"] == 0.4 and config["stop_margin_db"] == 0.75
+    snrs = [0.0, 8.0, 2.9, 3.0, 4.9, 5.0]
+    banded = received(folders["bands"], "ours:config=tiny", snrs)
+    alone = {"low": received(folders["low"], "ours:config=tiny", snrs), "mid": received(folders["mid"], "ours:config=tiny", snrs),
+             "phase1": received(folders["low"], "ours:config=tiny:decoder=jscc", snrs)}
+    for i, snr in enumerate(snrs):
+        expected = alone["phase1" if snr >= 5 else "mid" if snr >= 3 else "low"][i]
+        torch.testing.assert_close(banded[i], expected, atol=1e-6, rtol=0)
+    assert not torch.allclose(alone["low"][1], alone["mid"][1])  # the decoders differ, so the test can fail
+    assert not torch.allclose(alone["low"][1], alone["phase1"][1])
+    monkeypatch.setenv("SEMCOM_CHECKPOINTS", str(folders["bands"]))
+    assert [b["decoder"] for b in create_scheme("ours:config=tiny").config()["bands"]] == ["ours-decoder-mid-tiny", "phase1"]
+    bands[1]["stop_margin_db"] = 0.4
+    save_checkpoint(folders["bands"] / "ours-decoder-tiny.safetensors", low, keep | {"stop_margin_db": 0.75, "bands": bands})
+    assert create_scheme("ours:config=tiny").band_margins == [0.75, 0.0, 0.4]
+    assert create_scheme("ours:config=tiny:margin=0.2").band_margins == [0.2, 0.2, 0.2]
+    bands[0]["sha256"] = "0" * 64  # the band was calibrated with other weights
+    save_checkpoint(folders["bands"] / "ours-decoder-tiny.safetensors", low, keep | {"bands": bands})
+    with pytest.raises(ValueError, match="ours-decoder-mid-tiny.safetensors: sha256"):
+        create_scheme("ours:config=tiny")
+
+
+def test_pick_bands_maximises_summed_psnr_and_gives_ties_to_the_higher_band() -> None:
+    from simulator.training.calibrate import pick_bands
+
+    low = {-3.0: 21.0, 0.0: 23.0, 3.0: 25.0, 6.0: 26.0, 9.0: 27.0}
+    high = {-3.0: 20.0, 0.0: 22.5, 3.0: 25.0, 6.0: 26.5, 9.0: 28.0}
+    assert pick_bands([low, high]) == [3.0]  # tie at 3 dB: the higher band
+    mid = {snr: v + 0.2 if snr in (0.0, 3.0) else v - 1.0 for snr, v in low.items()}
+    assert pick_bands([low, mid, high]) == [0.0, 6.0]
+    assert pick_bands([low, {s: v - 1 for s, v in low.items()}, high]) == [None, 3.0]  # a decoder that never wins
+    assert pick_bands([high, low]) == [-3.0]  # bands keep the given order; equal sums: the later takes all

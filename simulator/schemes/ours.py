@@ -14,19 +14,24 @@ Variants are chosen with scheme options, no code needed::
                                   else the denoiser's)
 
 ``decoder=auto`` (default) uses the phase-3 decoder finetuned behind the α = 1 denoiser
-when ``alpha=1`` and the JSCC-T decoder otherwise.  A phase-3 decoder whose card names a
-``switch_snr_db`` (one finetuned on a low-SNR band, ``scripts/decoder_switch.py``) is used below
-that effective SNR only: at and above it the receiver, which knows the SNR, decodes with the
-phase-1 decoder and stops denoising at ``switch_stop_margin_db`` (calibrated through the phase-1
-decoder on those SNRs; else the denoiser's own margin), so the band's gain costs nothing at high SNR.
+when ``alpha=1`` and the JSCC-T decoder otherwise.  That decoder's card may split the SNR axis into
+bands (``bands``, written by ``scripts/decoder_switch.py`` from validation crops): each band names
+the effective SNR (dB) from which it applies, its decoder — another phase-3 checkpoint, e.g. one
+finetuned on a mid band, hash-checked, or ``phase1``, the JSCC-T decoder — and the stop margin
+calibrated through that decoder on the band's SNRs.  Below the first band the card's own decoder
+and margin apply.  The receiver knows the SNR, so each item is decoded (and its denoising stopped)
+by the decoder of its band, item by item inside a batch; a decoder finetuned on low SNRs then
+costs nothing at high SNR.  An explicit ``margin=`` applies to every band.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
+from torch import nn
 
 from simulator.checkpoints import checkpoint_dir, load_checkpoint, require_same_codec
 from simulator.models.denoiser import S1_MODES, initial_similarity
@@ -36,7 +41,10 @@ from simulator.registry import register_scheme
 from simulator.schemes.latent import LatentScheme
 from simulator.training.denoiser_task import load_denoiser
 
-__all__ = ["OursScheme"]
+__all__ = ["OursScheme", "PHASE1"]
+
+#: the band decoder name of the phase-1 JSCC-T decoder in a card's ``bands``.
+PHASE1 = "phase1"
 
 STEP_CHOICES = ("adaptive", "0", "1", "2", "3")
 
@@ -69,21 +77,18 @@ class OursScheme(LatentScheme):
         self.weight_hashes.append(self.denoiser_card["sha256"])
         use_finetuned = o["decoder"] == "finetuned" or (o["decoder"] == "auto" and o["alpha"] == "1")
         margin_card = self.denoiser_card  # the stop margin calibrated through the decoder in use
-        #: effective SNR (dB) from which the phase-1 decoder takes over (None: never).
-        self.switch_db: float | None = None
+        bands: list[dict[str, Any]] = []
+        phase1 = self.decoder
         if use_finetuned:
             dec_path = checkpoint_dir() / f"ours-decoder-{self.config_name}.safetensors"
             tensors, card = load_checkpoint(dec_path, kind="jscc-decoder")
             require_same_codec(card, dec_path, self.jscc_card["sha256"])
-            if card.get("switch_snr_db") is not None:
-                self.switch_db = float(card["switch_snr_db"])
-                self.high_snr_decoder = copy.deepcopy(self.decoder)  # phase 1, before phase 3 loads
-                high_margin = card.get("switch_stop_margin_db")
-                self.high_snr_margin_db = float(self.denoiser_card["stop_margin_db"] if high_margin is None else high_margin)
+            self.decoder = copy.deepcopy(phase1)
             self.decoder.load_state_dict(tensors)
             self.weight_hashes.append(card["sha256"])
             if "stop_margin_db" in card:
                 margin_card = card
+            bands = card.get("bands", [])
         self.snr_decoder = o["decoder"] == "snr"
         if self.snr_decoder:
             dec_path = checkpoint_dir() / f"ours-decoder-snr-{self.config_name}.safetensors"
@@ -97,30 +102,52 @@ class OursScheme(LatentScheme):
         self.t_max = int(self.denoiser_card.get("t_max", 3))
         margin = self.values["margin"]
         self.margin_db = float(margin_card["stop_margin_db"]) if margin == "auto" else float(margin)
+        #: the SNR bands (see the module docstring): start (dB, the first −inf), decoder, stop margin.
+        self.band_starts = [-math.inf] + [float(b["from_snr_db"]) for b in bands]
+        self.band_names = ["ours-decoder"] + [str(b["decoder"]) for b in bands]
+        self.band_decoders = nn.ModuleList([self.decoder] + [phase1 if b["decoder"] == PHASE1 else self._band_decoder(b)
+                                                               for b in bands])
+        self.band_margins = [self.margin_db] + [float(b["stop_margin_db"]) if margin == "auto" else float(margin)
+                                                for b in bands]
+
+    def _band_decoder(self, band: dict[str, Any]) -> nn.Module:
+        """The phase-3 decoder a band names, checked against the hash the band records."""
+        path = checkpoint_dir() / f"{band['decoder']}.safetensors"
+        tensors, card = load_checkpoint(path, kind="jscc-decoder")
+        require_same_codec(card, path, self.jscc_card["sha256"])
+        if card["sha256"] != band["sha256"]:
+            raise ValueError(f"{path}: sha256 {card['sha256'][:12]}… is not the {band['sha256'][:12]}… its band in "
+                             f"ours-decoder-{self.config_name}.json was calibrated with")
+        decoder = copy.deepcopy(self.decoder)
+        decoder.load_state_dict(tensors)
+        self.weight_hashes.append(card["sha256"])
+        return decoder
 
     def config(self) -> dict[str, Any]:
-        switch = {} if self.switch_db is None else {"switch_snr_db": self.switch_db,
-                                                     "high_snr_stop_margin_db": self.high_snr_margin_db}
+        bands = [{"from_snr_db": start, "decoder": name, "stop_margin_db": margin}
+                 for start, name, margin in zip(self.band_starts[1:], self.band_names[1:], self.band_margins[1:])]
         return super().config() | {"t_max": self.t_max, "denoiser_config": self.denoiser_card["config"],
-                                   "stop_margin_db": self.margin_db} | switch
+                                   "stop_margin_db": self.margin_db} | ({"bands": bands} if bands else {})
 
-    def _high_snr(self, snr_db: torch.Tensor | float, n: int) -> torch.Tensor:
-        """``[n]`` bool (CPU): the items the phase-1 decoder renders (effective SNR ≥ the switch)."""
+    def _band_index(self, snr_db: torch.Tensor | float, n: int) -> torch.Tensor:
+        """``[n]`` int64 (CPU): the band of each item's effective SNR (0: below every band start)."""
         snr = torch.as_tensor(snr_db, dtype=torch.float64).reshape(-1).expand(n)
-        return snr >= self.switch_db if self.switch_db is not None else torch.zeros(n, dtype=torch.bool)
+        starts = torch.tensor(self.band_starts[1:], dtype=torch.float64)
+        return torch.searchsorted(starts, snr.contiguous(), right=True)
 
     def decode(self, latent: torch.Tensor, snr_db: torch.Tensor | float) -> torch.Tensor:
         if self.snr_decoder:
             snr = torch.as_tensor(snr_db, dtype=torch.float32).reshape(-1).expand(latent.shape[0])
             return self.decoder(latent, snr.to(latent.device))
-        high = self._high_snr(snr_db, latent.shape[0]).to(latent.device)
-        if not high.any():
-            return self.decoder(latent)
-        if high.all():
-            return self.high_snr_decoder(latent)
-        low_images, high_images = self.decoder(latent[~high]), self.high_snr_decoder(latent[high])
-        out = low_images.new_empty((latent.shape[0], *low_images.shape[1:]))
-        out[~high], out[high] = low_images, high_images
+        band = self._band_index(snr_db, latent.shape[0]).to(latent.device)
+        used = band.unique().tolist()
+        if len(used) == 1:
+            return self.band_decoders[used[0]](latent)
+        parts = {b: self.band_decoders[b](latent[band == b]) for b in used}
+        first = parts[used[0]]
+        out = first.new_empty((latent.shape[0], *first.shape[1:]))
+        for b, images in parts.items():
+            out[band == b] = images
         return out
 
     @property
@@ -137,9 +164,9 @@ class OursScheme(LatentScheme):
         else:
             s1 = torch.cat([initial_similarity(snr[i:i + 1], self.options["s1"], g) for i, g in enumerate(generators)])
         margin: float | torch.Tensor = self.margin_db
-        high = self._high_snr(snr, z.shape[0])
-        if high.any():
-            margin = torch.where(high, self.high_snr_margin_db, self.margin_db).to(z.device, torch.float32)
+        if len(self.band_margins) > 1:
+            band = self._band_index(snr, z.shape[0])
+            margin = torch.tensor(self.band_margins, dtype=torch.float32)[band].to(z.device)
         result = self.denoiser.run(z, s1.to(z.device), steps=self.steps, t_max=self.t_max, margin_db=margin)
         steps = result.steps.tolist()
         sims = result.similarities.tolist()

@@ -12,6 +12,7 @@ PSNR of the fixed T that margin stops at.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +22,7 @@ from simulator.link import normalize_latent, random_awgn_latent
 from simulator.metrics import psnr
 from simulator.models.denoiser import LatentDenoiser, initial_similarity, similarity_gain_db
 
-__all__ = ["CALIBRATION_SNRS_DB", "MARGIN_GRID_DB", "MarginCalibration", "calibrate_margin", "steps_profile"]
+__all__ = ["CALIBRATION_SNRS_DB", "MARGIN_GRID_DB", "MarginCalibration", "calibrate_margin", "pick_bands", "steps_profile"]
 
 CALIBRATION_SNRS_DB = (-3.0, 0.0, 3.0, 6.0, 9.0, 12.0)
 #: candidate margins, dB of effective latent SNR
@@ -98,10 +99,13 @@ def steps_profile(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Modu
 
 @torch.no_grad()
 def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Module, images: torch.Tensor,
-                     t_max: int, tolerance_db: float = 0.05, snrs_db: tuple[float, ...] = CALIBRATION_SNRS_DB
-                     ) -> MarginCalibration:
+                     t_max: int, tolerance_db: float = 0.05, snrs_db: tuple[float, ...] = CALIBRATION_SNRS_DB,
+                     min_steps: dict[float, float] | None = None) -> MarginCalibration:
     """Pick the stop margin on ``images [V, 3, h, w]`` (validation crops, never test images).
 
+    :param min_steps: SNR (one of ``snrs_db``) → the fewest mean steps the margin may keep there
+        (e.g. so that the steps do not rise into the next SNR band); margins that keep fewer are
+        not candidates (if every margin does, 0, the paper's rule, which keeps the most).
     The channel noise is drawn from torch's global RNG (seed it for a reproducible result).
     """
     fixed, gains = _fixed_and_gains(denoiser, encoder, decoder, images, t_max, snrs_db)
@@ -113,7 +117,9 @@ def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.M
     def worst_gap(margin: float) -> float:
         return max(fixed[snr].mean(0).max().item() - adaptive(snr, margin)[0] for snr in snrs_db)
 
-    gaps = {margin: worst_gap(margin) for margin in MARGIN_GRID_DB}
+    allowed = [margin for margin in MARGIN_GRID_DB
+               if all(adaptive(snr, margin)[1] >= least for snr, least in (min_steps or {}).items())] or [0.0]
+    gaps = {margin: worst_gap(margin) for margin in allowed}
     within = [margin for margin, gap in gaps.items() if gap <= tolerance_db]
     best = max(within) if within else min(gaps, key=lambda m: (gaps[m], -m))
     return MarginCalibration(
@@ -123,3 +129,28 @@ def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.M
         adaptive_steps={snr: adaptive(snr, best)[1] for snr in snrs_db},
         paper_steps={snr: adaptive(snr, 0.0)[1] for snr in snrs_db},
     )
+
+
+def pick_bands(psnr: list[dict[float, float]]) -> list[float | None]:
+    """Split the SNR axis into contiguous bands, one per decoder in the given order (low → high SNR).
+
+    :param psnr: per decoder, SNR (dB) → mean validation PSNR (dB); every dict has the same SNRs.
+    :returns: for decoders 1 … K−1 the SNR from which each is used (``None``: no band).  Decoder 0
+        is used below the first start.  The split maximises the summed PSNR over the SNRs; among
+        equal splits the later decoders take the most SNRs (a tie goes to the higher band).
+    """
+    snrs = sorted(psnr[0])
+    n, k = len(snrs), len(psnr)
+    prefix = [[0.0] for _ in psnr]  # prefix[d][i]: decoder d's PSNR summed over snrs[:i]
+    for d, table in enumerate(psnr):
+        for snr in snrs:
+            prefix[d].append(prefix[d][-1] + table[snr])
+
+    def total(bounds: tuple[int, ...]) -> float:
+        edges = (0, *bounds, n)
+        return sum(prefix[d][edges[d + 1]] - prefix[d][edges[d]] for d in range(k))
+
+    best = max(itertools.combinations_with_replacement(range(n + 1), k - 1),
+               key=lambda bounds: (round(total(bounds), 9), -sum(bounds)))
+    edges = (*best, n)
+    return [snrs[edges[d]] if edges[d] < edges[d + 1] else None for d in range(k - 1)]
