@@ -7,13 +7,14 @@ it wins.  This script measures the given phase-3 decoders (in band order, low fi
 phase-1 decoder behind the same denoiser on the first ``--count`` BSDS500 ``val/`` 256² centre
 crops (never test images) at every integer SNR (adaptive steps, each decoder at its own
 calibrated stop margin, common noise), prints the table and picks the bands that maximise the
-summed PSNR (:func:`simulator.training.calibrate.pick_bands`).  Each band after the first then
-stops denoising at a margin calibrated through its decoder on its own SNRs
-(:func:`simulator.training.calibrate.calibrate_margin`, same crops): at high SNR a step seldom
-pays, and the denoiser's own margin was calibrated over −3…12 dB.  The bands are calibrated from
-the top down, each at a margin that keeps at its highest SNR at least the steps of the band above
-at its lowest, less ``MAX_STEP_RISE``: the mean steps must not jump up where the decoder changes.  ``--write`` stores the bands
-(``bands``) and the table (``band_profile``) in the first decoder's card, which ``ours`` reads
+summed PSNR (:func:`simulator.training.calibrate.pick_bands`).  Each band's stop margin is then
+calibrated through its decoder on its own SNRs (:func:`simulator.training.calibrate.calibrate_margin`,
+same crops) and lowered, from the top band down, to the margin of the band above where it exceeds
+it: the steps kept depend on the margin and the SNR only, not on the decoder, so margins that rise
+with SNR keep the mean steps falling across a hand-over (with a free margin per band they jumped
+up where a decoder that needs no steps handed over to one that does), and a lower margin only
+keeps more steps.  ``--write`` stores the first band's margin (``stop_margin_db``), the bands (``bands``) and
+the table (``band_profile``) in the first decoder's card, which ``ours`` reads
 (:mod:`simulator.schemes.ours`); every other phase-3 decoder is named by its file stem and hash,
 and must be installed under that name beside it.
 
@@ -37,11 +38,8 @@ from simulator.checkpoints import CHECKPOINT_DIR, atomic_write_text, load_checkp
 from simulator.schemes.latent import load_jscc  # noqa: E402
 from simulator.schemes.ours import PHASE1  # noqa: E402
 from simulator.train_cli import validation_crops  # noqa: E402
-from simulator.training.calibrate import calibrate_margin, pick_bands, steps_profile  # noqa: E402
+from simulator.training.calibrate import MarginCalibration, calibrate_margin, pick_bands, steps_profile  # noqa: E402
 from simulator.training.denoiser_task import load_denoiser  # noqa: E402
-
-#: the most the mean adaptive steps may rise from one band's top SNR to the next band's lowest
-MAX_STEP_RISE = 0.2
 
 
 def main() -> int:
@@ -90,34 +88,34 @@ def main() -> int:
         print(f"{snr:4g}  " + "  ".join(f"{p[snr][0]:.2f}  {p[snr][1]:.2f}" for p in profiles))
         table.append({"snr_db": snr} | {name: {"psnr": round(p[snr][0], 4), "steps": round(p[snr][1], 4)}
                                         for name, p in zip(names, profiles)})
-    edges = [*starts, None]
-    spans = []  # (decoder index, start, the band's SNRs), low band first
-    for d, start in enumerate(starts, start=1):
-        if start is not None:
-            end = next((e for e in edges[d:] if e is not None), None)
-            spans.append((d, start, tuple(snr for snr in snrs if snr >= start and (end is None or snr < end))))
-    bands: list[dict[str, Any]] = []
-    next_steps = None  # mean steps at the lowest SNR of the band above
-    for d, start, band_snrs in reversed(spans):
+    edges = [None, *starts, None]
+    spans = []  # (decoder index, start (None: the first band), the band's SNRs), low band first
+    for d, start in enumerate(edges[:-1]):
+        if start is not None or d == 0:
+            end = next((e for e in edges[d + 1:] if e is not None), None)
+            band_snrs = tuple(snr for snr in snrs if (start is None or snr >= start) and (end is None or snr < end))
+            if band_snrs:
+                spans.append((d, start, band_snrs))
+    def calibrate(d: int, band_snrs: tuple[float, ...], **kwargs: Any) -> MarginCalibration:
         torch.manual_seed(0)
-        floor = None if next_steps is None else {band_snrs[-1]: next_steps - MAX_STEP_RISE}
-        cal = calibrate_margin(den, codec.encoder, decoders[d], images, t_max, snrs_db=band_snrs, min_steps=floor)
-        next_steps = cal.adaptive_steps[band_snrs[0]]
-        band = {"from_snr_db": start, "decoder": names[d], "stop_margin_db": cal.margin_db}
-        if names[d] != PHASE1:
-            band["sha256"] = cards[d]["sha256"]
-        bands.insert(0, band)
-        print(f"band from {start:g} dB: {names[d]}, stop margin {cal.margin_db} dB; SNR: PSNR (steps) / best fixed T: "
+        return calibrate_margin(den, codec.encoder, decoders[d], images, t_max, snrs_db=band_snrs, **kwargs)
+
+    margins = [calibrate(d, band_snrs).margin_db for d, _, band_snrs in spans]
+    for k in range(len(margins) - 2, -1, -1):  # never above the band above: margins rise with SNR
+        margins[k] = min(margins[k], margins[k + 1])
+    bands: list[dict[str, Any]] = []
+    for (d, start, band_snrs), margin in zip(spans, margins):
+        cal = calibrate(d, band_snrs, margins_db=(margin,))
+        if start is not None:
+            bands.append({"from_snr_db": start, "decoder": names[d], "stop_margin_db": margin}
+                         | ({"sha256": cards[d]["sha256"]} if names[d] != PHASE1 else {}))
+        print(f"{names[d]} from {start} dB, stop margin {margin} dB; SNR: PSNR (steps) / best fixed T: "
               + ", ".join(f"{snr:g}: {cal.adaptive_psnr[snr]:.2f} ({cal.adaptive_steps[snr]:.2f}) / "
                           f"{max(cal.fixed_psnr[snr]):.2f}" for snr in band_snrs))
-    below = [snr for snr in snrs if not spans or snr < spans[0][1]]
-    if below and next_steps is not None and profiles[0][below[-1]][1] < next_steps - MAX_STEP_RISE:
-        print(f"warning: the steps rise by {next_steps - profiles[0][below[-1]][1]:.2f} from {below[-1]:g} dB into the first band")
-    print(f"below the first band: {names[0]}, its card's stop margin {cards[0]['stop_margin_db']} dB")
     if args.write:
         card_path = args.decoders[0].with_suffix(".json")
         full = json.loads(card_path.read_text())
-        full |= {"bands": bands, "band_profile": {"val_crops": args.count, "denoiser": str(args.denoiser), "points": table}}
+        full |= {"stop_margin_db": margins[0], "bands": bands, "band_profile": {"val_crops": args.count, "denoiser": str(args.denoiser), "points": table}}
         atomic_write_text(card_path, json.dumps(full, indent=2) + "\n")
         print(f"wrote {len(bands)} bands into {card_path}")
     return 0

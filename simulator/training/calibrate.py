@@ -100,12 +100,10 @@ def steps_profile(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Modu
 @torch.no_grad()
 def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Module, images: torch.Tensor,
                      t_max: int, tolerance_db: float = 0.05, snrs_db: tuple[float, ...] = CALIBRATION_SNRS_DB,
-                     min_steps: dict[float, float] | None = None) -> MarginCalibration:
+                     margins_db: tuple[float, ...] = MARGIN_GRID_DB) -> MarginCalibration:
     """Pick the stop margin on ``images [V, 3, h, w]`` (validation crops, never test images).
 
-    :param min_steps: SNR (one of ``snrs_db``) → the fewest mean steps the margin may keep there
-        (e.g. so that the steps do not rise into the next SNR band); margins that keep fewer are
-        not candidates (if every margin does, 0, the paper's rule, which keeps the most).
+    :param margins_db: the candidate margins (one: that margin's PSNR and steps).
     The channel noise is drawn from torch's global RNG (seed it for a reproducible result).
     """
     fixed, gains = _fixed_and_gains(denoiser, encoder, decoder, images, t_max, snrs_db)
@@ -117,9 +115,7 @@ def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.M
     def worst_gap(margin: float) -> float:
         return max(fixed[snr].mean(0).max().item() - adaptive(snr, margin)[0] for snr in snrs_db)
 
-    allowed = [margin for margin in MARGIN_GRID_DB
-               if all(adaptive(snr, margin)[1] >= least for snr, least in (min_steps or {}).items())] or [0.0]
-    gaps = {margin: worst_gap(margin) for margin in allowed}
+    gaps = {margin: worst_gap(margin) for margin in margins_db}
     within = [margin for margin, gap in gaps.items() if gap <= tolerance_db]
     best = max(within) if within else min(gaps, key=lambda m: (gaps[m], -m))
     return MarginCalibration(
