@@ -9,9 +9,10 @@ learned schemes, latent denoising (if any) plus the decoder, i.e. what
   (``ours``' step count, CDDM's start step) see exactly the inputs of the result files;
 * ``warmup`` untimed transmissions per (scheme, SNR) first (allocator, kernel selection);
 * then ``repeats`` rounds; in each round the SNR points follow one another and at each SNR the
-  schemes take turns (their order rotated from round to round) over its images, so drifts of a
-  shared machine's speed within minutes hit all schemes alike; the median over (image, repeat)
-  samples is reported, with the quartiles;
+  schemes take turns image by image (their order rotated from round to round; a scheme with
+  fewer images per round drops out of the turns once it has timed them), so drifts of a shared
+  machine's speed hit all schemes alike; the median over (image, repeat) samples is reported,
+  with the quartiles;
 * with a budget (``budget``), each (scheme, SNR) may spend per round ``budget`` times what the
   fastest (scheme, SNR) spends on all images, at their warm-up latencies: a slower one is timed
   on fewer images per round — as many as fit, at least one — taken in turn, so that the rounds
@@ -201,11 +202,14 @@ def measure_receiver_latency(
         for rep in range(repeats):
             shift = rep % len(schemes)
             for s in range(len(snrs)):
-                for label, _spec, scheme in schemes[shift:] + schemes[:shift]:
-                    snr, txs = jobs[label][s]
-                    count = per_round[(label, snr)]
-                    for i in range(rep * count, (rep + 1) * count):
-                        ms, ex = send(scheme, txs[i % len(txs)], snr)
+                turn = schemes[shift:] + schemes[:shift]
+                for slot in range(max(per_round[(label, jobs[label][s][0])] for label, _, _ in turn)):
+                    for label, _spec, scheme in turn:
+                        snr, txs = jobs[label][s]
+                        count = per_round[(label, snr)]
+                        if slot >= count:
+                            continue
+                        ms, ex = send(scheme, txs[(rep * count + slot) % len(txs)], snr)
                         points[(label, snr)].samples_ms.append(ms)
                         for key, value in ex.items():
                             if isinstance(value, (int, float)) and not isinstance(value, bool):
