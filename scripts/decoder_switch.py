@@ -9,7 +9,7 @@ crops (never test images) at every integer SNR (adaptive steps, each decoder at 
 calibrated stop margin, common noise), prints the table and picks the bands that maximise the
 summed PSNR (:func:`simulator.training.calibrate.pick_bands`).  Each band's stop margin is then
 calibrated through its decoder on its own SNRs (:func:`simulator.training.calibrate.calibrate_margin`,
-same crops) and lowered, from the top band down, to the margin of the band above where it exceeds
+same crops), from the top band down, and lowered to the margin of the band above where it exceeds
 it: the steps kept depend on the margin and the SNR only, not on the decoder, so margins that rise
 with SNR keep the mean steps falling across a hand-over (with a free margin per band they jumped
 up where a decoder that needs no steps handed over to one that does), and a lower margin only
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from simulator.checkpoints import CHECKPOINT_DIR, atomic_write_text, load_checkp
 from simulator.schemes.latent import load_jscc  # noqa: E402
 from simulator.schemes.ours import PHASE1  # noqa: E402
 from simulator.train_cli import validation_crops  # noqa: E402
-from simulator.training.calibrate import MarginCalibration, calibrate_margin, pick_bands, steps_profile  # noqa: E402
+from simulator.training.calibrate import calibrate_margin, pick_bands, steps_profile  # noqa: E402
 from simulator.training.denoiser_task import load_denoiser  # noqa: E402
 
 
@@ -96,26 +97,24 @@ def main() -> int:
             band_snrs = tuple(snr for snr in snrs if (start is None or snr >= start) and (end is None or snr < end))
             if band_snrs:
                 spans.append((d, start, band_snrs))
-    def calibrate(d: int, band_snrs: tuple[float, ...], **kwargs: Any) -> MarginCalibration:
-        torch.manual_seed(0)
-        return calibrate_margin(den, codec.encoder, decoders[d], images, t_max, snrs_db=band_snrs, **kwargs)
-
-    margins = [calibrate(d, band_snrs).margin_db for d, _, band_snrs in spans]
-    for k in range(len(margins) - 2, -1, -1):  # never above the band above: margins rise with SNR
-        margins[k] = min(margins[k], margins[k + 1])
     bands: list[dict[str, Any]] = []
-    for (d, start, band_snrs), margin in zip(spans, margins):
-        cal = calibrate(d, band_snrs, margins_db=(margin,))
+    report = []
+    margin = math.inf  # the margin of the band above, a ceiling: margins never fall with SNR
+    for d, start, band_snrs in reversed(spans):
+        torch.manual_seed(0)
+        cal = calibrate_margin(den, codec.encoder, decoders[d], images, t_max, snrs_db=band_snrs, max_margin_db=margin)
+        margin = cal.margin_db
         if start is not None:
-            bands.append({"from_snr_db": start, "decoder": names[d], "stop_margin_db": margin}
+            bands.insert(0, {"from_snr_db": start, "decoder": names[d], "stop_margin_db": margin}
                          | ({"sha256": cards[d]["sha256"]} if names[d] != PHASE1 else {}))
-        print(f"{names[d]} from {start} dB, stop margin {margin} dB; SNR: PSNR (steps) / best fixed T: "
-              + ", ".join(f"{snr:g}: {cal.adaptive_psnr[snr]:.2f} ({cal.adaptive_steps[snr]:.2f}) / "
-                          f"{max(cal.fixed_psnr[snr]):.2f}" for snr in band_snrs))
+        report.insert(0, f"{names[d]} from {start} dB, stop margin {margin} dB; SNR: PSNR (steps) / best fixed T: "
+                      + ", ".join(f"{snr:g}: {cal.adaptive_psnr[snr]:.2f} ({cal.adaptive_steps[snr]:.2f}) / "
+                                  f"{max(cal.fixed_psnr[snr]):.2f}" for snr in band_snrs))
+    print("\n".join(report))
     if args.write:
         card_path = args.decoders[0].with_suffix(".json")
         full = json.loads(card_path.read_text())
-        full |= {"stop_margin_db": margins[0], "bands": bands, "band_profile": {"val_crops": args.count, "denoiser": str(args.denoiser), "points": table}}
+        full |= {"stop_margin_db": margin, "bands": bands, "band_profile": {"val_crops": args.count, "denoiser": str(args.denoiser), "points": table}}
         atomic_write_text(card_path, json.dumps(full, indent=2) + "\n")
         print(f"wrote {len(bands)} bands into {card_path}")
     return 0

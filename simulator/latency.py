@@ -201,15 +201,15 @@ def measure_receiver_latency(
             per_round[key] = max(1, min(len(images), fits))
         for rep in range(repeats):
             shift = rep % len(schemes)
-            for s in range(len(snrs)):
-                turn = schemes[shift:] + schemes[:shift]
-                for slot in range(max(per_round[(label, jobs[label][s][0])] for label, _, _ in turn)):
+            turn = schemes[shift:] + schemes[:shift]
+            for s, snr in enumerate(map(float, snrs)):
+                counts = {label: per_round[(label, snr)] for label, _, _ in turn}
+                for slot in range(max(counts.values())):
                     for label, _spec, scheme in turn:
-                        snr, txs = jobs[label][s]
-                        count = per_round[(label, snr)]
-                        if slot >= count:
+                        if slot >= counts[label]:
                             continue
-                        ms, ex = send(scheme, txs[(rep * count + slot) % len(txs)], snr)
+                        txs = jobs[label][s][1]
+                        ms, ex = send(scheme, txs[(rep * counts[label] + slot) % len(txs)], snr)
                         points[(label, snr)].samples_ms.append(ms)
                         for key, value in ex.items():
                             if isinstance(value, (int, float)) and not isinstance(value, bool):

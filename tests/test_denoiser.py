@@ -185,9 +185,9 @@ def test_calibrated_margin_saves_steps_only_where_they_do_not_pay(monkeypatch: p
     assert result.adaptive_steps == {-3.0: 3.0, 12.0: 1.0}
     assert result.paper_steps == {-3.0: 3.0, 12.0: 3.0}
     assert result.adaptive_psnr[12.0] == pytest.approx(30.3, abs=1e-3)
-    given = cal.calibrate_margin(den, Encoder(), torch.nn.Identity(), torch.ones(2, 3, 8, 8), t_max=3,
-                                 tolerance_db=0.05, snrs_db=(-3.0, 12.0), margins_db=(5.0,))
-    assert given.margin_db == 5.0 and given.adaptive_steps[-3.0] < 3.0  # one candidate: that margin, out of tolerance
+    capped = cal.calibrate_margin(den, Encoder(), torch.nn.Identity(), torch.ones(2, 3, 8, 8), t_max=3,
+                                  tolerance_db=0.05, snrs_db=(-3.0, 12.0), max_margin_db=0.0)
+    assert capped.margin_db == 0.0 and capped.adaptive_steps == {-3.0: 3.0, 12.0: 3.0}  # lowered to the paper's rule: every step kept
 
 
 def test_steps_profile_spans_never_to_always_step(tiny_checkpoints) -> None:

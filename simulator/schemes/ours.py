@@ -27,7 +27,6 @@ costs nothing at high SNR.  An explicit ``margin=`` applies to every band.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 import torch
@@ -80,12 +79,7 @@ class OursScheme(LatentScheme):
         bands: list[dict[str, Any]] = []
         phase1 = self.decoder
         if use_finetuned:
-            dec_path = checkpoint_dir() / f"ours-decoder-{self.config_name}.safetensors"
-            tensors, card = load_checkpoint(dec_path, kind="jscc-decoder")
-            require_same_codec(card, dec_path, self.jscc_card["sha256"])
-            self.decoder = copy.deepcopy(phase1)
-            self.decoder.load_state_dict(tensors)
-            self.weight_hashes.append(card["sha256"])
+            self.decoder, card = self._phase3_decoder(f"ours-decoder-{self.config_name}")
             if "stop_margin_db" in card:
                 margin_card = card
             bands = card.get("bands", [])
@@ -102,38 +96,43 @@ class OursScheme(LatentScheme):
         self.t_max = int(self.denoiser_card.get("t_max", 3))
         margin = self.values["margin"]
         self.margin_db = float(margin_card["stop_margin_db"]) if margin == "auto" else float(margin)
-        #: the SNR bands (see the module docstring): start (dB, the first −inf), decoder, stop margin.
-        self.band_starts = [-math.inf] + [float(b["from_snr_db"]) for b in bands]
-        self.band_names = ["ours-decoder"] + [str(b["decoder"]) for b in bands]
+        #: the bands after the first (see the module docstring), as ``config()`` records them.
+        self.bands = [{"from_snr_db": float(b["from_snr_db"]), "decoder": str(b["decoder"]),
+                       "stop_margin_db": float(b["stop_margin_db"]) if margin == "auto" else float(margin)} for b in bands]
+        #: per band, the first below every start: its decoder and stop margin.
         self.band_decoders = nn.ModuleList([self.decoder] + [phase1 if b["decoder"] == PHASE1 else self._band_decoder(b)
                                                                for b in bands])
-        self.band_margins = [self.margin_db] + [float(b["stop_margin_db"]) if margin == "auto" else float(margin)
-                                                for b in bands]
+        self.band_margins = [self.margin_db] + [b["stop_margin_db"] for b in self.bands]
+        self._band_starts = torch.tensor([b["from_snr_db"] for b in self.bands], dtype=torch.float64)
+        self._band_margins = torch.tensor(self.band_margins, dtype=torch.float32)
+
+    def _phase3_decoder(self, name: str) -> tuple[nn.Module, dict[str, Any]]:
+        """The phase-3 decoder checkpoint ``name`` (file stem under the checkpoint folder), checked
+        against the codec in use, and its card."""
+        path = checkpoint_dir() / f"{name}.safetensors"
+        tensors, card = load_checkpoint(path, kind="jscc-decoder")
+        require_same_codec(card, path, self.jscc_card["sha256"])
+        decoder = copy.deepcopy(self.codec.decoder)
+        decoder.load_state_dict(tensors)
+        self.weight_hashes.append(card["sha256"])
+        return decoder, card
 
     def _band_decoder(self, band: dict[str, Any]) -> nn.Module:
         """The phase-3 decoder a band names, checked against the hash the band records."""
-        path = checkpoint_dir() / f"{band['decoder']}.safetensors"
-        tensors, card = load_checkpoint(path, kind="jscc-decoder")
-        require_same_codec(card, path, self.jscc_card["sha256"])
+        decoder, card = self._phase3_decoder(band["decoder"])
         if card["sha256"] != band["sha256"]:
-            raise ValueError(f"{path}: sha256 {card['sha256'][:12]}… is not the {band['sha256'][:12]}… its band in "
-                             f"ours-decoder-{self.config_name}.json was calibrated with")
-        decoder = copy.deepcopy(self.decoder)
-        decoder.load_state_dict(tensors)
-        self.weight_hashes.append(card["sha256"])
+            raise ValueError(f"{checkpoint_dir() / band['decoder']}.safetensors: sha256 {card['sha256'][:12]}… is not the "
+                             f"{band['sha256'][:12]}… its band in ours-decoder-{self.config_name}.json was calibrated with")
         return decoder
 
     def config(self) -> dict[str, Any]:
-        bands = [{"from_snr_db": start, "decoder": name, "stop_margin_db": margin}
-                 for start, name, margin in zip(self.band_starts[1:], self.band_names[1:], self.band_margins[1:])]
         return super().config() | {"t_max": self.t_max, "denoiser_config": self.denoiser_card["config"],
-                                   "stop_margin_db": self.margin_db} | ({"bands": bands} if bands else {})
+                                   "stop_margin_db": self.margin_db} | ({"bands": self.bands} if self.bands else {})
 
     def _band_index(self, snr_db: torch.Tensor | float, n: int) -> torch.Tensor:
         """``[n]`` int64 (CPU): the band of each item's effective SNR (0: below every band start)."""
         snr = torch.as_tensor(snr_db, dtype=torch.float64).reshape(-1).expand(n)
-        starts = torch.tensor(self.band_starts[1:], dtype=torch.float64)
-        return torch.searchsorted(starts, snr.contiguous(), right=True)
+        return torch.searchsorted(self._band_starts, snr.contiguous(), right=True)
 
     def decode(self, latent: torch.Tensor, snr_db: torch.Tensor | float) -> torch.Tensor:
         if self.snr_decoder:
@@ -166,7 +165,7 @@ class OursScheme(LatentScheme):
         margin: float | torch.Tensor = self.margin_db
         if len(self.band_margins) > 1:
             band = self._band_index(snr, z.shape[0])
-            margin = torch.tensor(self.band_margins, dtype=torch.float32)[band].to(z.device)
+            margin = self._band_margins[band].to(z.device)
         result = self.denoiser.run(z, s1.to(z.device), steps=self.steps, t_max=self.t_max, margin_db=margin)
         steps = result.steps.tolist()
         sims = result.similarities.tolist()

@@ -13,6 +13,7 @@ PSNR of the fixed T that margin stops at.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -100,10 +101,11 @@ def steps_profile(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Modu
 @torch.no_grad()
 def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.Module, images: torch.Tensor,
                      t_max: int, tolerance_db: float = 0.05, snrs_db: tuple[float, ...] = CALIBRATION_SNRS_DB,
-                     margins_db: tuple[float, ...] = MARGIN_GRID_DB) -> MarginCalibration:
+                     max_margin_db: float = math.inf) -> MarginCalibration:
     """Pick the stop margin on ``images [V, 3, h, w]`` (validation crops, never test images).
 
-    :param margins_db: the candidate margins (one: that margin's PSNR and steps).
+    :param max_margin_db: a ceiling: a calibrated margin above it is lowered to it (e.g. the margin
+        of the SNR band above; a lower margin only keeps more steps).
     The channel noise is drawn from torch's global RNG (seed it for a reproducible result).
     """
     fixed, gains = _fixed_and_gains(denoiser, encoder, decoder, images, t_max, snrs_db)
@@ -115,9 +117,9 @@ def calibrate_margin(denoiser: LatentDenoiser, encoder: nn.Module, decoder: nn.M
     def worst_gap(margin: float) -> float:
         return max(fixed[snr].mean(0).max().item() - adaptive(snr, margin)[0] for snr in snrs_db)
 
-    gaps = {margin: worst_gap(margin) for margin in margins_db}
+    gaps = {margin: worst_gap(margin) for margin in MARGIN_GRID_DB}
     within = [margin for margin, gap in gaps.items() if gap <= tolerance_db]
-    best = max(within) if within else min(gaps, key=lambda m: (gaps[m], -m))
+    best = min(max(within) if within else min(gaps, key=lambda m: (gaps[m], -m)), max_margin_db)
     return MarginCalibration(
         margin_db=best,
         fixed_psnr={snr: fixed[snr].mean(0).tolist() for snr in snrs_db},
